@@ -1,0 +1,52 @@
+# make serve: build dist/ and serve it on http://127.0.0.1:8000/
+# make test:  build, then run every test (unit + browser)
+# Each target installs what it needs (venv, npm packages, Pyodide files, a browser).
+
+PYTHON312 ?= $(shell command -v python3.12 2>/dev/null || ls $$(pyenv root 2>/dev/null)/versions/3.12.*/bin/python3.12 2>/dev/null | tail -1)
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+
+.PHONY: build serve test test-unit test-e2e lint bench clean distclean
+
+$(VENV)/.installed: pyproject.toml
+	@test -n "$(PYTHON312)" || { echo "Python 3.12 is needed (Pyodide 0.27 runs 3.12): install it, or pass PYTHON312=/path/to/python3.12"; exit 1; }
+	$(PYTHON312) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+build: $(VENV)/.installed node_modules/.installed
+	$(PY) build.py
+
+serve: build
+	@echo "Serving dist/ on http://127.0.0.1:$(PORT)/  (Ctrl-C to stop)"
+	$(PY) -m http.server $(PORT) --bind 127.0.0.1 --directory dist
+
+browser: $(VENV)/.installed
+	./scripts/ensure-browser.sh $(PY)
+
+test: build browser
+	$(PY) -m pytest
+
+test-unit: $(VENV)/.installed
+	$(PY) -m pytest tests/unit
+
+test-e2e: build browser
+	$(PY) -m pytest tests/e2e
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check vi_core sitegen tests bench build.py
+
+bench: $(VENV)/.installed
+	$(PY) bench/bench.py
+
+clean:
+	rm -rf dist test-results
+
+distclean: clean
+	rm -rf $(VENV) node_modules .cache

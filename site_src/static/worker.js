@@ -1,0 +1,119 @@
+/* The Python side of the page: a classic Web Worker that runs Pyodide + vi_core.
+ *
+ * Protocol (page <-> worker), every message a plain object dispatched on `type`:
+ *   page -> worker
+ *     {type: "call", id, method, params}   one vi_core.protocol method (see its docstring)
+ *     {type: "run",  id, params}           start an optimization run; frames follow
+ *     {type: "stop", id}                   stop run `id` after its current step
+ *   worker -> page
+ *     {type: "progress", stage, label}     start-up stages: runtime, packages, vi_core
+ *     {type: "ready", versions}            Python is up; calls are welcome
+ *     {type: "result", id, result}         reply to call/run `id`
+ *     {type: "error", id, error}           reply to call/run `id` that failed: {name, message}
+ *     {type: "frame", id, frame}           one animation frame of run `id`
+ *     {type: "fatal", stage, error}        start-up failed: nothing will work
+ * Calls are answered in order; unknown types get an error reply.
+ */
+"use strict";
+
+const INDEX_URL = new URL("../pyodide/", self.location.href).href;
+let status = "none"; // none | loading | loaded | failed
+let handle = null; // vi_core.protocol.handle_json
+const stopped = new Set();
+const queue = [];
+let draining = false;
+
+function errorObject(err) {
+  // Python exceptions arrive as PythonError with the traceback in .message; keep the last line.
+  const text = String((err && err.message) || err);
+  const lines = text.trim().split("\n");
+  return { name: (err && err.name) || "Error", message: lines[lines.length - 1] };
+}
+
+function call(method, params) {
+  const reply = JSON.parse(handle(JSON.stringify({ method, params: params || {} })));
+  if (!reply.ok) {
+    const e = new Error(reply.error.message);
+    e.name = reply.error.name;
+    throw e;
+  }
+  return reply.result;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function boot() {
+  status = "loading";
+  let stage = "runtime";
+  try {
+    self.postMessage({ type: "progress", stage, label: "Starting Python (Pyodide runtime)" });
+    importScripts(INDEX_URL + "pyodide.js");
+    const pyodide = await self.loadPyodide({ indexURL: INDEX_URL });
+    stage = "packages";
+    self.postMessage({ type: "progress", stage, label: "Loading numpy and scipy" });
+    await pyodide.loadPackage(["numpy", "scipy"], { messageCallback: () => {} });
+    stage = "vi_core";
+    self.postMessage({ type: "progress", stage, label: "Loading vi_core" });
+    await pyodide.loadPackage(["vi-core"], { messageCallback: () => {} });
+    handle = pyodide.pyimport("vi_core.protocol").handle_json;
+    const versions = call("versions");
+    status = "loaded";
+    self.postMessage({ type: "ready", versions });
+  } catch (err) {
+    status = "failed";
+    self.postMessage({ type: "fatal", stage, error: errorObject(err) });
+  }
+}
+
+async function run(id, params) {
+  // Steps run in slices; awaiting between frames lets a "stop" message in.
+  const { run_id } = call("start_run", params);
+  const frameMs = params.frame_ms ?? 40;
+  try {
+    for (;;) {
+      if (stopped.has(id)) {
+        stopped.delete(id);
+        return call("finish_run", { run_id, reason: "stopped" });
+      }
+      const t0 = performance.now();
+      const frame = call("advance_run", { run_id, steps: params.steps_per_frame ?? 1 });
+      if (frame.done) return call("finish_run", { run_id, reason: frame.converged ? "converged" : "max_iter" });
+      self.postMessage({ type: "frame", id, frame });
+      await sleep(Math.max(0, frameMs - (performance.now() - t0)));
+    }
+  } catch (err) {
+    try { call("finish_run", { run_id, reason: "error" }); } catch (_) { /* already gone */ }
+    throw err;
+  }
+}
+
+async function serve(msg) {
+  try {
+    if (status !== "loaded") throw new Error("Python is not ready yet");
+    const result = msg.type === "run" ? await run(msg.id, msg.params) : call(msg.method, msg.params);
+    self.postMessage({ type: "result", id: msg.id, result });
+  } catch (err) {
+    self.postMessage({ type: "error", id: msg.id, error: errorObject(err) });
+  }
+}
+
+async function drain() {
+  if (draining) return;
+  draining = true;
+  while (queue.length) await serve(queue.shift());
+  draining = false;
+}
+
+self.onmessage = (event) => {
+  const msg = event.data || {};
+  if (msg.type === "stop") {
+    stopped.add(msg.id);
+  } else if (msg.type === "call" || msg.type === "run") {
+    queue.push(msg);
+    if (status === "loaded") drain();
+  } else {
+    self.postMessage({ type: "error", id: msg.id, error: { name: "ProtocolError", message: `unknown message type ${msg.type}` } });
+  }
+};
+
+boot().then(drain);

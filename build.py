@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
+import markupsafe
 
 from sitegen import pyodide_assets as pa
 from sitegen.vi_core_wheel import build_wheel, lock_entry
@@ -62,14 +63,51 @@ def make_env() -> jinja2.Environment:
     )
 
 
-def page_context(versions: dict[str, str]) -> dict:
-    """Plain data for the templates (tested without touching disk)."""
+DEFAULTS = {"target": "banana", "family": "gaussian-full", "optimizer": "lbfgs"}
+
+
+def _protocol(method: str, **params) -> dict:
+    from vi_core.protocol import handle
+
+    reply = handle({"method": method, "params": params})
+    if not reply["ok"]:
+        raise RuntimeError(f"vi_core {method} failed: {reply['error']['message']}")
+    return reply["result"]
+
+
+def initial_data(defaults: dict) -> dict:
+    """The first view, computed now on CPython by the same protocol the worker serves, so the
+    page paints at once and Python in the browser only takes over when it is ready."""
+    return {
+        "defaults": defaults,
+        "catalog": _protocol("catalog"),
+        "target_grid": _protocol("target_grid", target=defaults["target"], nx=160, ny=120),
+        "view": _protocol("evaluate", target=defaults["target"], family=defaults["family"]),
+    }
+
+
+def script_json(data: dict) -> markupsafe.Markup:
+    """JSON that is safe inside <script type="application/json"> (no "</script>" possible)."""
+    text = json.dumps(data, separators=(",", ":"), sort_keys=True, allow_nan=False)
+    return markupsafe.Markup(text.replace("<", "\\u003c").replace("&", "\\u0026"))
+
+
+def page_context(defaults: dict, *, base: str = "", embed: bool = False) -> dict:
+    """Plain data for the app template (tested without touching disk)."""
     import vi_core
 
     return {
-        "versions": versions,
+        "title": "Variational inference, interactively",
+        "heading": "Variational inference is optimization",
+        "intro": "The colours are a target density p known only up to its normaliser Z. The "
+                 "orange contours are q, a simpler density. Move q: the ELBO changes, and it never "
+                 "exceeds log Z. Press Optimize: VI is just climbing the ELBO.",
+        "scene_text": "",
+        "embed": embed,
+        "base": base,
         "vi_core_version": vi_core.__version__,
         "pyodide_version": pa.PYODIDE_VERSION,
+        "initial_json": script_json(initial_data(defaults)),
     }
 
 
@@ -91,7 +129,7 @@ def build(out_dir: Path, cache_dir: Path, local_dir: Path | None, offline: bool)
     runtime = gather_runtime(cache_dir, local_dir, offline)
     wheel = build_wheel(ROOT, cache_dir / "wheel")
     runtime.lock["packages"]["vi-core"] = lock_entry(wheel, vi_core.__version__)
-    context = page_context({"vi_core": vi_core.__version__, "pyodide": pa.PYODIDE_VERSION})
+    context = page_context(DEFAULTS)
 
     env = make_env()
     rendered = {

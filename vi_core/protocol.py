@@ -40,6 +40,16 @@ from vi_core.errors import VIError
 Json = dict[str, Any]
 Q_GRID = (96, 72)  # q's contour grid: fine enough for smooth contours at 800 px, cheap to send
 
+# How each family's covariances may change, for the page's drag handles and number fields.
+_COVARIANCE_SHAPES = {
+    "gaussian-isotropic": ("isotropic", False),
+    "gaussian-diagonal": ("diagonal", False),
+    "gaussian-full": ("full", False),
+    "mixture-3": ("isotropic", False),
+    "mixture-10": ("isotropic", True),
+    "mixture-full": ("full", False),
+}
+
 _custom_target = None
 _runs: dict[int, tuple[Iterator[Any], Any, Any, dict]] = {}
 _run_ids = itertools.count(1)
@@ -156,7 +166,9 @@ def catalog(params: Json) -> Json:
         "targets": [_target_entry(get_target(tid)) for tid in target_ids()],
         "families": [
             {"id": f.id, "name": f.name, "description": f.description,
-             "n_components": f.n_components, "n_params": f.n_params}
+             "n_components": f.n_components, "n_params": f.n_params,
+             "covariance": _COVARIANCE_SHAPES.get(f.id, ("full", False))[0],
+             "shared_scale": _COVARIANCE_SHAPES.get(f.id, ("full", False))[1]}
             for f in families
         ],
         "optimizers": [

@@ -1,24 +1,35 @@
 """Target densities p~(x, y): unnormalised 2D log densities with analytic gradients and log Z.
 
 A target is what variational inference approximates. Each ``Target`` carries the log of an
-unnormalised density ``log p~(x, y)``, its gradient, the plot extent, and
-``log Z = log of the integral of p~ over the whole plane``, so that ``KL(q || p) = log Z - ELBO(q)``
-can be shown exactly.
+unnormalised density ``log p~(x, y)``, its gradient, a plot extent, and
+
+    log Z = log ∫∫_{R²} p~(x, y) dx dy        (over the whole plane, not just the extent),
+
+so that ``KL(q || p) = log Z - ELBO(q)`` can be shown exactly.
 
 Reference targets and the tidy-unit map
 ---------------------------------------
 The first six targets (banana, bimodal, nessie, mickie, ring, funnel) come from a JavaScript
-demo that defines them in pixel coordinates x in [0, 400], y in [0, 300]. Here they live in tidy
-units ``u = (x - 200) / 100``, ``v = (y - 150) / 100`` (so the plot extent is
+demo that defines them in pixel coordinates X in [0, 400], Y in [0, 300]. Here they live in
+tidy units ``x = (X - 200) / 100``, ``y = (Y - 150) / 100`` (so their extent is
 (-2, 2, -1.5, 1.5)), and their log densities carry the Jacobian term ``2 log 100``:
 
-    log p~_tidy(u, v) = log p~_pixel(200 + 100 u, 150 + 100 v) + 2 log 100.
+    log p~_tidy(x, y) = log p~_pixel(200 + 100 x, 150 + 100 y) + 2 log 100.
 
 Then ``Z_tidy = Z_pixel`` exactly, and since the map is a shift plus one common scale it maps
-every Gaussian (and mixture) family onto itself, so the best KL of every family is unchanged.
+every Gaussian (and Gaussian-mixture) family onto itself, so the best KL of every family, and
+the KL of every q and its image, is unchanged.
 
-Every built-in log Z is a stored constant (exact or precomputed by quadrature, with its error)
-so that looking a target up is instant, also in the browser.
+log Z
+-----
+Every built-in log Z is a stored constant, so looking a target up is instant (also in the
+browser): closed forms where they exist (``log_z_method == "exact"``, ``log_z_error == 0``),
+otherwise values precomputed by quadrature (``"quadrature"``) with an error bound from the
+agreement of two independent methods (see tests/unit/test_targets.py, which recomputes them).
+Custom targets (``target_from_source``) get log Z from ``compute_log_z`` (vi_core.log_z).
+
+Gradients where ``log p~ = -inf`` (zero density, or underflow far out) are reported as 0: there
+is no slope to follow there, and 0 keeps downstream arithmetic free of NaN.
 """
 
 from __future__ import annotations
@@ -30,17 +41,21 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vi_core.errors import TargetError
+from vi_core.log_z import compute_log_z
+
+__all__ = ["Target", "compute_log_z", "get_target", "target_from_source", "target_ids"]
 
 Array = np.ndarray
 ValueAndGrad = Callable[[Array, Array], tuple[Array, Array, Array]]
 LogDensity = Callable[[Array, Array], Array]
 
 LOG_2PI = math.log(2.0 * math.pi)
+LOG_100 = math.log(100.0)
 REFERENCE_EXTENT = (-2.0, 2.0, -1.5, 1.5)
 
 
 def _as_xy(x, y) -> tuple[Array, Array]:
-    """Float arrays of the common broadcast shape (copies, so callers may not alias inputs)."""
+    """Float arrays of the common broadcast shape (fresh copies: callers' arrays stay safe)."""
     x, y = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
     return np.array(x), np.array(y)
 
@@ -49,13 +64,14 @@ def _as_xy(x, y) -> tuple[Array, Array]:
 class Target:
     """An unnormalised 2D density p~(x, y) = exp(log_density(x, y)).
 
-    ``log_z = log ∫∫ p~(x, y) dx dy`` over the whole plane (not just ``extent``, which is only
-    where the plot looks); ``log_z_error`` bounds (or, for quadrature, estimates) its absolute
-    error; ``log_z_method`` is ``"exact"`` (closed form) or ``"quadrature"``.
+    ``log_z = log ∫∫_{R²} p~(x, y) dx dy`` over the whole plane (``extent`` = (xmin, xmax, ymin,
+    ymax) is only where the plot looks); ``log_z_error`` bounds (``"exact"``: 0) or estimates
+    (``"quadrature"``) its absolute error; ``log_z_method`` says which.
 
-    The behaviour lives in ``value_and_grad_fn(x, y) -> (log p~, d/dx, d/dy)`` over float arrays
-    of one shape, and ``log_density_fn`` (value only, cheaper); the methods broadcast their inputs
-    and return float arrays of the broadcast shape (0-d arrays for scalars).
+    The behaviour lives in two callables over float arrays of one shape:
+    ``log_density_fn(x, y) -> log p~`` and ``value_and_grad_fn(x, y) -> (log p~, ∂x, ∂y)``.
+    The methods broadcast their inputs and return float arrays of the broadcast shape (0-d
+    arrays for scalar inputs).
     """
 
     id: str
@@ -71,19 +87,27 @@ class Target:
     def log_density(self, x, y) -> Array:
         """log p~(x, y), broadcasting x and y; same shape out."""
         x, y = _as_xy(x, y)
-        return np.asarray(self.log_density_fn(x, y), dtype=float)
+        with np.errstate(all="ignore"):
+            return np.asarray(self.log_density_fn(x, y), dtype=float)
 
     def grad_log_density(self, x, y) -> tuple[Array, Array]:
-        """(∂/∂x, ∂/∂y) of log p~ at (x, y), broadcasting."""
+        """(∂ log p~/∂x, ∂ log p~/∂y) at (x, y), broadcasting; 0 where log p~ = -inf."""
         _, gx, gy = self.value_and_grad(x, y)
         return gx, gy
 
     def value_and_grad(self, x, y) -> tuple[Array, Array, Array]:
         """(log p~, ∂ log p~/∂x, ∂ log p~/∂y) at (x, y) in one pass, broadcasting."""
         x, y = _as_xy(x, y)
-        value, gx, gy = self.value_and_grad_fn(x, y)
-        return (np.asarray(value, dtype=float), np.asarray(gx, dtype=float),
-                np.asarray(gy, dtype=float))
+        with np.errstate(all="ignore"):
+            value, gx, gy = self.value_and_grad_fn(x, y)
+        value = np.asarray(value, dtype=float)
+        gx = np.array(np.broadcast_to(gx, value.shape), dtype=float)
+        gy = np.array(np.broadcast_to(gy, value.shape), dtype=float)
+        dead = value == -np.inf
+        if dead.any():
+            gx[dead] = 0.0
+            gy[dead] = 0.0
+        return value, gx, gy
 
 
 # --------------------------------------------------------------------------------------------
@@ -91,8 +115,10 @@ class Target:
 # --------------------------------------------------------------------------------------------
 
 
-def _gaussian_vg(mx: float, my: float, sx: float, sy: float, rho: float, const: float = 0.0):
-    """Value-and-grad of log N2((x, y); (mx, my), [[sx², ρ sx sy], [ρ sx sy, sy²]]) + const."""
+def _gaussian_vg(
+    mx: float, my: float, sx: float, sy: float, rho: float = 0.0, const: float = 0.0
+) -> ValueAndGrad:
+    """log N2((x, y); (mx, my), [[sx², ρ sx sy], [ρ sx sy, sy²]]) + const, with its gradient."""
     norm = const - LOG_2PI - math.log(sx * sy * math.sqrt(1.0 - rho * rho))
     k = 1.0 / (1.0 - rho * rho)
 
@@ -100,15 +126,13 @@ def _gaussian_vg(mx: float, my: float, sx: float, sy: float, rho: float, const: 
         a = (x - mx) / sx
         b = (y - my) / sy
         value = norm - 0.5 * k * (a * a - 2.0 * rho * a * b + b * b)
-        gx = -k * (a - rho * b) / sx
-        gy = -k * (b - rho * a) / sy
-        return value, gx, gy
+        return value, -k * (a - rho * b) / sx, -k * (b - rho * a) / sy
 
     return vg
 
 
 def _mixture_vg(log_weights: list[float], components: list[ValueAndGrad]) -> ValueAndGrad:
-    """log Σ_k w_k exp(c_k(x, y)) and its gradient Σ_k r_k ∇c_k (r = responsibilities)."""
+    """log Σ_k w_k exp(c_k(x, y)), gradient Σ_k r_k ∇c_k with responsibilities r_k."""
 
     def vg(x: Array, y: Array) -> tuple[Array, Array, Array]:
         parts = [c(x, y) for c in components]
@@ -117,11 +141,10 @@ def _mixture_vg(log_weights: list[float], components: list[ValueAndGrad]) -> Val
         top = np.where(np.isfinite(top), top, 0.0)
         e = np.exp(logs - top)
         total = np.sum(e, axis=0)
-        value = top + np.log(total)
         r = e / total
         gx = sum(r[i] * p[1] for i, p in enumerate(parts))
         gy = sum(r[i] * p[2] for i, p in enumerate(parts))
-        return value, gx, gy
+        return top + np.log(total), gx, gy
 
     return vg
 
@@ -130,66 +153,325 @@ def _value_only(vg: ValueAndGrad) -> LogDensity:
     return lambda x, y: vg(x, y)[0]
 
 
-# --------------------------------------------------------------------------------------------
-# Reference targets (tidy units, see the module docstring)
-# --------------------------------------------------------------------------------------------
+def _log_sigmoid(z: Array) -> Array:
+    """log σ(z) = -log(1 + e^{-z}), without overflow."""
+    return -np.logaddexp(0.0, -z)
 
-LOG_100 = math.log(100.0)
+
+def _sigmoid(z: Array) -> Array:
+    """σ(z) = 1 / (1 + e^{-z}), without overflow."""
+    return np.exp(_log_sigmoid(z))
+
+
+# --------------------------------------------------------------------------------------------
+# The six reference targets, in tidy units (module docstring). Pixel formulas are quoted so
+# that tests can check the map.
+# --------------------------------------------------------------------------------------------
 
 
 def _banana_vg(x: Array, y: Array) -> tuple[Array, Array, Array]:
-    """Pixel: -(dx² + 4 dy²)/(2·2500) - log(2π 2500), dy = y - 150 - 50 ((x-200)/100)².
+    """Pixel: -(dX² + 4 dY²)/(2·2500) - log(2π·2500), dX = X-200, dY = Y-150-50((X-200)/100)².
 
-    Tidy: -2 x² - 8 (y - x²/2)² - log(π/2); Z = 1/2 (a Gaussian in (x, y - x²/2)).
+    Tidy: -2x² - 8(y - x²/2)² - log(π/2), a Gaussian in (x, y - x²/2): Z = 1/2.
     """
     w = y - 0.5 * x * x
-    value = -2.0 * x * x - 8.0 * w * w - math.log(math.pi / 2.0)
     gy = -16.0 * w
-    gx = -4.0 * x - gy * x
+    return -2.0 * x * x - 8.0 * w * w - math.log(0.5 * math.pi), -4.0 * x - gy * x, gy
+
+
+# Pixel N2(X, Y; 120, 150, 2000, 2000, 0) and N2(X, Y; 280, 220, 900, 900, 0): tidy means
+# shift by (200, 150) and scale by 1/100, variances by 1/100².
+_bimodal_vg = _mixture_vg(
+    [math.log(0.75), math.log(0.25)],
+    [_gaussian_vg(-0.8, 0.0, math.sqrt(0.2), math.sqrt(0.2)),
+     _gaussian_vg(0.8, 0.7, 0.3, 0.3)],
+)
+
+# Pixel: equal mixture of N2 with variance 1500 at (150, 150), (250, 150), (200, 220).
+_mickie_vg = _mixture_vg(
+    [-math.log(3.0)] * 3,
+    [_gaussian_vg(mx, my, math.sqrt(0.15), math.sqrt(0.15))
+     for mx, my in ((-0.5, 0.0), (0.5, 0.0), (0.0, 0.7))],
+)
+
+
+def _nessie_vg(x: Array, y: Array) -> tuple[Array, Array, Array]:
+    """Pixel (dX = X-200, c = 100 + 100 k (dX/100)², k = 0.8 if dX < 0 else 0.3, dY = Y-c):
+    V = 2500 (1 + tanh(-dX/100)) (1 + ½ sin(dY/50)), S = 0.3 e^{-(dX/100)²} dY²/V,
+    log p~ = -(dX² + 4 dY² + S)/(2V) - log(2π √V).
+
+    Tidy, with w = y + 1/2 - k x² (= dY/100) and v = V/100² = ¼ (1 - tanh x)(1 + ½ sin 2w):
+    log p~ = -(x² + 4w²)/(2v) - 1.5e-5 e^{-x²} w²/v² - ½ log v - log 2π + log 100.
+    v -> 0 like e^{-2x} as x -> +inf, so p~ vanishes super-exponentially there; 1 - tanh x is
+    taken as 2/(1 + e^{2x}) in logs, so nothing overflows before log p~ itself is -inf
+    (x > ~350). In (x, w) the density is smooth; the kink of k at x = 0 only bends the ridge.
+    """
+    k = np.where(x < 0.0, 0.8, 0.3)
+    w = y + 0.5 - k * x * x
+    b = 1.0 + 0.5 * np.sin(2.0 * w)
+    log_v = math.log(0.5) - np.logaddexp(0.0, 2.0 * x) + np.log(b)  # ¼·(1-tanh x)·b
+    inv_v = np.exp(-log_v)
+    a_sq = x * x + 4.0 * w * w
+    e2 = np.exp(-x * x - 2.0 * log_v)  # e^{-x²}/v², bounded: the exponent peaks near x = 2
+    value = -0.5 * a_sq * inv_v - 1.5e-5 * w * w * e2 - 0.5 * log_v - LOG_2PI + LOG_100
+    g = 1.0 + np.tanh(x)  # -∂ log v/∂x
+    h = np.cos(2.0 * w) / b  # ∂ log v/∂w
+    d_x = -x * inv_v - 0.5 * a_sq * g * inv_v - 3e-5 * w * w * e2 * (g - x) + 0.5 * g
+    d_w = -4.0 * w * inv_v + 0.5 * a_sq * h * inv_v - 3e-5 * w * e2 * (1.0 - w * h) - 0.5 * h
+    return value, d_x - 2.0 * k * x * d_w, d_w
+
+
+_RING_CENTRE = (0.2, 0.3)  # pixel (220, 180)
+_RING_RADIUS, _RING_SD = 0.8, 0.1  # pixel 80 and 10
+_RING_CONST = -0.5 * LOG_2PI - math.log(10.0) + 2.0 * LOG_100  # pixel -½ log(2π·100), + 2 log 100
+
+
+def _ring_vg(x: Array, y: Array) -> tuple[Array, Array, Array]:
+    """Pixel: d = |(X, Y) - (220, 180)|, log p~ = -(d - 80)²/(2·100) - ½ log(2π·100).
+
+    Tidy: r = |(x, y) - (0.2, 0.3)|, log p~ = -(r - 0.8)²/(2·0.1²) - ½ log 2π + 3 log 10.
+    The centre is a cone point (not differentiable); its gradient is reported as 0.
+    """
+    dx, dy = x - _RING_CENTRE[0], y - _RING_CENTRE[1]
+    r = np.hypot(dx, dy)
+    z = (r - _RING_RADIUS) / _RING_SD
+    slope = -z / _RING_SD / np.where(r > 0.0, r, 1.0)
+    slope = np.where(r > 0.0, slope, 0.0)
+    return _RING_CONST - 0.5 * z * z, slope * dx, slope * dy
+
+
+def _ring_log_z() -> float:
+    """Z = e^c ∫_0^∞ 2π r exp(-(r-μ)²/(2s²)) dr
+    = e^c 2π [s² e^{-μ²/(2s²)} + μ s √(2π) Φ(μ/s)]  (c = the constant in log p~)."""
+    mu, s = _RING_RADIUS, _RING_SD
+    phi = 1.0 - 0.5 * math.erfc(mu / s / math.sqrt(2.0))
+    radial = s * s * math.exp(-0.5 * (mu / s) ** 2) + mu * s * math.sqrt(2.0 * math.pi) * phi
+    return _RING_CONST + math.log(2.0 * math.pi * radial)
+
+
+def _funnel_vg(x: Array, y: Array) -> tuple[Array, Array, Array]:
+    """Pixel: N2(X, Y; 200, 150, 2500, 2000 e^{0.025 (X-200)}, 0).
+
+    Tidy: x ~ N(0, 0.5²), y | x ~ N(0, 0.2 e^{2.5x}); Z = 1. With t = y e^{-1.25x}:
+    log p~ = -2x² - 1.25x - 2.5t² - log(2π·0.5·√0.2).
+    """
+    e = np.exp(-1.25 * x)
+    zero = y == 0.0  # keeps 0·inf out when e overflows (x < -567)
+    t = np.where(zero, 0.0, y * e)
+    value = -2.0 * x * x - 1.25 * x - 2.5 * t * t - LOG_2PI - math.log(0.5 * math.sqrt(0.2))
+    return value, -4.0 * x - 1.25 + 6.25 * t * t, np.where(zero, 0.0, -5.0 * t * e)
+
+
+# --------------------------------------------------------------------------------------------
+# Targets from the literature
+# --------------------------------------------------------------------------------------------
+
+_CORR = {"mx": 0.5, "my": 0.25, "sx": 1.0, "sy": 0.6, "rho": 0.9, "const": 2.0}
+_correlated_vg = _gaussian_vg(**_CORR)
+# ∫ exp(log N2 + c) = e^c: the Gaussian's own normaliser is part of log p~.
+_CORR_LOG_Z = _CORR["const"]
+
+_T_NU = 3.0
+
+
+def _student_t_vg(x: Array, y: Array) -> tuple[Array, Array, Array]:
+    """log p~ = -(ν+2)/2 · log(1 + (x² + y²)/ν), ν = 3. In 2D, ∫ (1 + r²/ν)^{-(ν+2)/2} = 2π
+    for every ν (the t normaliser Γ(ν/2+1)/(Γ(ν/2) ν π) = 1/(2π)), so log Z = log 2π."""
+    q = x * x + y * y
+    value = -0.5 * (_T_NU + 2.0) * np.log1p(q / _T_NU)
+    slope = -(_T_NU + 2.0) / (_T_NU + q)
+    return value, slope * x, slope * y
+
+
+_GRING_K, _GRING_RADIUS, _GRING_SD = 8, 2.0, 0.3
+_GRING_MEANS = [
+    (_GRING_RADIUS * math.cos(2 * math.pi * i / _GRING_K),
+     _GRING_RADIUS * math.sin(2 * math.pi * i / _GRING_K))
+    for i in range(_GRING_K)
+]
+# Unnormalised bumps exp(-|z - m_k|²/(2σ²)): each integrates to 2πσ², so Z = 8·2πσ².
+_gaussian_ring_vg = _mixture_vg(
+    [LOG_2PI + 2.0 * math.log(_GRING_SD)] * _GRING_K,
+    [_gaussian_vg(mx, my, _GRING_SD, _GRING_SD) for mx, my in _GRING_MEANS],
+)
+_GRING_LOG_Z = math.log(_GRING_K * 2.0 * math.pi * _GRING_SD**2)
+
+
+def _energy_u1_vg(x: Array, y: Array) -> tuple[Array, Array, Array]:
+    """Rezende & Mohamed (2015) U1: log p~ = -U, with
+    U(z) = ½ ((|z| - 2)/0.4)² - log(exp(-½ ((z1-2)/0.6)²) + exp(-½ ((z1+2)/0.6)²)).
+    The origin is a cone point; its radial gradient is reported as 0."""
+    r = np.hypot(x, y)
+    radial = -(r - 2.0) / 0.16 / np.where(r > 0.0, r, 1.0)
+    radial = np.where(r > 0.0, radial, 0.0)
+    a = -0.5 * ((x - 2.0) / 0.6) ** 2
+    b = -0.5 * ((x + 2.0) / 0.6) ** 2
+    value = -0.5 * ((r - 2.0) / 0.4) ** 2 + np.logaddexp(a, b)
+    wa = _sigmoid(a - b)
+    d_mix = -(wa * (x - 2.0) + (1.0 - wa) * (x + 2.0)) / 0.36
+    return value, radial * x + d_mix, radial * y
+
+
+def _neal_funnel_vg(x: Array, y: Array) -> tuple[Array, Array, Array]:
+    """Neal (2003): y ~ N(0, 3²), x | y ~ N(0, e^y) (the 2D funnel, axes as plotted); Z = 1.
+    log p~ = -y²/18 - ½ log(2π·9) - ½ x² e^{-y} - ½ log 2π - y/2."""
+    e = np.exp(-y)
+    zero = x == 0.0  # keeps 0·inf out when e overflows (y < -709)
+    xe = np.where(zero, 0.0, x * e)
+    xxe = np.where(zero, 0.0, x * xe)
+    value = -y * y / 18.0 - 0.5 * xxe - 0.5 * y - LOG_2PI - math.log(3.0)
+    return value, -xe, -y / 9.0 + 0.5 * xxe - 0.5
+
+
+# Normal model y_i ~ N(μ, σ²), i = 1..7; parameters (x, y) = (μ, log σ).
+_NP_DATA = np.array([0.3, 1.9, 0.8, 2.4, 1.1, -0.2, 1.4])
+_NP_N = len(_NP_DATA)
+_NP_MEAN = float(np.mean(_NP_DATA))
+_NP_SS = float(np.sum((_NP_DATA - _NP_MEAN) ** 2))
+_NP_PRIOR_MU_SD, _NP_PRIOR_LOGSD_SD = 5.0, 2.0
+
+
+def _normal_posterior_vg(x: Array, y: Array) -> tuple[Array, Array, Array]:
+    """log p~(μ, s) = Σ_i log N(y_i; μ, e^{2s}) + log N(μ; 0, 5²) + log N(s; 0, 2²)
+    = -n/2 log 2π - n s - (SS + n (ȳ - μ)²)/(2 e^{2s}) + priors, so Z is the evidence p(data)."""
+    n = _NP_N
+    prec = np.exp(-2.0 * y)
+    d = _NP_MEAN - x
+    quad = _NP_SS + n * d * d
+    value = (
+        -0.5 * n * LOG_2PI - n * y - 0.5 * quad * prec
+        - 0.5 * (x / _NP_PRIOR_MU_SD) ** 2 - 0.5 * (y / _NP_PRIOR_LOGSD_SD) ** 2
+        - LOG_2PI - math.log(_NP_PRIOR_MU_SD * _NP_PRIOR_LOGSD_SD)
+    )
+    gx = n * d * prec - x / _NP_PRIOR_MU_SD**2
+    gy = -n + quad * prec - y / _NP_PRIOR_LOGSD_SD**2
     return value, gx, gy
 
 
-_CORR = {"mx": 0.5, "my": 0.25, "sx": 1.0, "sy": 0.6, "rho": 0.9, "const": 2.0}
-_corr_vg = _gaussian_vg(**_CORR)
+# Logistic regression P(t_i = 1) = σ(w0 + w1 u_i), u_i = 0, 0.25, ..., 4.75; (x, y) = (w0, w1).
+_LR_U = 0.25 * np.arange(20)
+_LR_T = np.array([0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 1, 1, 1, 1, 1, 1])
+_LR_SIGN = 2.0 * _LR_T - 1.0
+_LR_PRIOR_SD = 2.0
+
+
+def _logistic_vg(x: Array, y: Array) -> tuple[Array, Array, Array]:
+    """log p~(w0, w1) = Σ_i log σ(s_i (w0 + w1 u_i)) + log N((w0, w1); 0, 2² I), s_i = ±1 the
+    labels; Z is the evidence p(labels | inputs)."""
+    z = (x[..., None] + y[..., None] * _LR_U) * _LR_SIGN
+    resid = _sigmoid(-z) * _LR_SIGN  # ∂/∂(w0 + w1 u_i) of log σ(s_i (…))
+    s2 = _LR_PRIOR_SD**2
+    value = (np.sum(_log_sigmoid(z), axis=-1) - 0.5 * (x * x + y * y) / s2
+             - LOG_2PI - math.log(s2))
+    return value, np.sum(resid, axis=-1) - x / s2, resid @ _LR_U - y / s2
+
+
+# Precomputed by quadrature (see tests/unit/test_targets.py: an independent specialised method
+# per target must agree with compute_log_z to the stated error).
+_NESSIE_LOG_Z = (0.0, 1e-6)
+_ENERGY_U1_LOG_Z = (0.0, 1e-6)
+_NORMAL_POSTERIOR_LOG_Z = (0.0, 1e-6)
+_LOGISTIC_LOG_Z = (0.0, 1e-6)
 
 
 def _builtin(
-    id: str, name: str, description: str, extent, log_z: float, log_z_error: float,
-    log_z_method: str, vg: ValueAndGrad, log_density: LogDensity | None = None,
+    id: str, name: str, extent, log_z: tuple[float, float] | float, vg: ValueAndGrad,
+    description: str,
 ) -> Target:
+    if isinstance(log_z, tuple):
+        value, error, method = log_z[0], log_z[1], "quadrature"
+    else:
+        value, error, method = log_z, 0.0, "exact"
     return Target(
-        id=id, name=name, description=description, extent=tuple(float(e) for e in extent),
-        log_z=float(log_z), log_z_error=float(log_z_error), log_z_method=log_z_method,
-        log_density_fn=log_density or _value_only(vg), value_and_grad_fn=vg,
+        id=id, name=name, description=" ".join(description.split()),
+        extent=tuple(float(e) for e in extent), log_z=float(value), log_z_error=float(error),
+        log_z_method=method, log_density_fn=_value_only(vg), value_and_grad_fn=vg,
     )
 
 
-def _make_builtins() -> dict[str, Target]:
-    targets = [
-        _builtin(
-            "banana", "Banana",
-            "A curved, banana-shaped ridge: a Gaussian in (x, y - x²/2). A Gaussian q can only "
-            "cover it with a straight ellipse, so it either hugs the middle of the bend or "
-            "spreads over empty space; reverse-KL VI picks the former and underestimates the "
-            "spread along the curve.",
-            REFERENCE_EXTENT, math.log(0.5), 0.0, "exact", _banana_vg,
-        ),
-        _builtin(
-            "correlated-gaussian", "Correlated Gaussian",
-            "A Gaussian with correlation 0.9 and unequal scales, deliberately unnormalised "
-            "(log Z = 2 + log(2π σx σy √(1-ρ²))). A full-covariance Gaussian q fits it exactly "
-            "(KL = 0); a mean-field (diagonal) q matches the conditional, not marginal, "
-            "variances and so is far too narrow along the ridge.",
-            (-2.5, 3.5, -2.0, 2.5),
-            _CORR["const"] + LOG_2PI
-            + math.log(_CORR["sx"] * _CORR["sy"] * math.sqrt(1 - _CORR["rho"] ** 2)),
-            0.0, "exact", _corr_vg,
-        ),
+_BUILTINS: dict[str, Target] = {
+    t.id: t
+    for t in [
+        _builtin("banana", "Banana", REFERENCE_EXTENT, math.log(0.5), _banana_vg, """
+            A curved ridge: a Gaussian in (x, y - x²/2), so Z = 1/2 exactly. A Gaussian q can
+            only lay a straight ellipse over the bend; minimising KL(q||p) makes it hug the
+            middle of the banana and understate the spread along the curve, while a mixture
+            can follow the bend piece by piece."""),
+        _builtin("bimodal", "Bimodal", REFERENCE_EXTENT, 0.0, _bimodal_vg, """
+            Two Gaussian blobs of weights 3/4 and 1/4 (a normalised mixture, Z = 1). KL(q||p)
+            is mode-seeking: a single Gaussian settles on one mode and ignores the other
+            (which one depends on where it starts), rather than spreading over the empty gap;
+            a two-component mixture can cover both."""),
+        _builtin("nessie", "Nessie", REFERENCE_EXTENT, _NESSIE_LOG_Z, _nessie_vg, """
+            A long-necked curved ridge whose width, curvature and thickness change along it:
+            broad and gently bent on the left, thin and vanishing fast on the right, with a
+            wobble in its width. No closed-form normaliser (log Z by quadrature). Shows a
+            Gaussian q trading off regions of very different scale, and how many mixture
+            components a shape like this needs."""),
+        _builtin("mickie", "Mickie", REFERENCE_EXTENT, 0.0, _mickie_vg, """
+            Three equal round blobs like a cartoon mouse head (an equal-weight Gaussian
+            mixture, Z = 1). A single Gaussian cannot cover three modes; with two or three
+            mixture components VI has several local optima, and where each component ends up
+            depends on the start."""),
+        _builtin("ring", "Ring", REFERENCE_EXTENT, _ring_log_z(), _ring_vg, """
+            A thin ring of radius 0.8 with a Gaussian radial profile (sd 0.1): the mass lies on
+            a curve and there is no mode to lock onto. Because KL(q||p) punishes q for putting
+            mass in the empty middle, a Gaussian q covers only an arc; many mixture components
+            are needed to go round. log Z in closed form (a radial Gaussian integral)."""),
+        _builtin("funnel", "Funnel", REFERENCE_EXTENT, 0.0, _funnel_vg, """
+            x ~ N(0, 0.5²) and y | x ~ N(0, 0.2 e^{2.5x}): the spread in y grows exponentially
+            with x, and much of the mass lies beyond the right edge of the plot (Z = 1). No
+            Gaussian has a scale that depends on position, so q squeezes into the narrow
+            neck and misses the wide mouth: reverse-KL VI underestimates variance."""),
+        _builtin("correlated-gaussian", "Correlated Gaussian", (-2.5, 3.5, -2.0, 2.5),
+                 _CORR_LOG_Z, _correlated_vg, """
+            A Gaussian with mean (0.5, 0.25), standard deviations 1 and 0.6 and correlation
+            0.9, deliberately unnormalised: log p~ = log N + 2, so log Z = 2. A full-covariance
+            Gaussian q fits it exactly (KL = 0); a mean-field q matches the conditional
+            variances, not the marginal ones, so it is far too narrow along the ridge
+            (KL = -½ log(1 - ρ²) ≈ 0.83)."""),
+        _builtin("student-t", "Student-t (ν = 3)", (-5.0, 5.0, -3.75, 3.75), LOG_2PI,
+                 _student_t_vg, """
+            A bivariate Student-t with 3 degrees of freedom: Gaussian-looking in the middle but
+            with polynomial tails (log p~ = -5/2 log(1 + r²/3), Z = 2π exactly). A Gaussian q
+            fitted by KL(q||p) matches the core and is too light in the tails, which is how VI
+            typically underestimates uncertainty."""),
+        _builtin("gaussian-ring", "Ring of 8 Gaussians", (-4.0, 4.0, -3.0, 3.0), _GRING_LOG_Z,
+                 _gaussian_ring_vg, """
+            Eight equal, well-separated Gaussian bumps (sd 0.3) on a circle of radius 2,
+            unnormalised so Z = 8·2π·0.3². With fewer components than modes a mixture must
+            choose which bumps to cover, and components that start between bumps collapse onto
+            one: mode-seeking behaviour in its purest form."""),
+        _builtin("energy-u1", "Energy U1", (-4.0, 4.0, -3.0, 3.0), _ENERGY_U1_LOG_Z,
+                 _energy_u1_vg, """
+            The first test energy of Rezende & Mohamed's normalizing-flows paper (2015):
+            p~ = e^{-U}, U = ½((|z| - 2)/0.4)² - log(e^{-½((x-2)/0.6)²} + e^{-½((x+2)/0.6)²}),
+            two crescents on a ring of radius 2. Multimodal and curved at once: a Gaussian picks
+            one crescent; even mixtures fit the curvature only approximately. log Z by
+            quadrature."""),
+        _builtin("neal-funnel", "Neal's funnel", (-10.0, 10.0, -7.5, 7.5), 0.0,
+                 _neal_funnel_vg, """
+            Neal's funnel (2003) in 2D: y ~ N(0, 3²) and x | y ~ N(0, e^y), the shape of
+            hierarchical models' scale parameters (Z = 1). The width in x changes by a factor
+            e^{7.5} from neck to mouth. A Gaussian q cannot follow it and usually shrinks into
+            part of the funnel; the density peaks in the thin neck while the mass is spread
+            through the wide mouth."""),
+        _builtin("normal-posterior", "Normal mean and scale", (-0.5, 2.7, -1.4, 1.0),
+                 _NORMAL_POSTERIOR_LOG_Z, _normal_posterior_vg, """
+            The posterior of the mean μ (x-axis) and log-standard-deviation log σ (y-axis) of
+            a normal distribution given 7 observations, with weak priors μ ~ N(0, 5²),
+            log σ ~ N(0, 2²); log Z is the model evidence. The spread of μ shrinks with σ, a
+            mild funnel that is skewed in log σ: Gaussian q is close but not exact, and
+            mean-field misses the dependence."""),
+        _builtin("logistic-regression", "Logistic regression", (-5.0, 1.0, -1.25, 3.25),
+                 _LOGISTIC_LOG_Z, _logistic_vg, """
+            The posterior of intercept (x-axis) and slope (y-axis) of a logistic regression on
+            20 labelled points at inputs 0, 0.25, …, 4.75, with prior N(0, 2² I); log Z is the
+            evidence. Uncentred inputs make intercept and slope strongly anti-correlated, and
+            the likelihood makes the posterior skewed: a full-covariance Gaussian is good but
+            not exact, mean-field is badly overconfident."""),
     ]
-    return {t.id: t for t in targets}
-
-
-_BUILTINS = _make_builtins()
+}
 
 
 def target_ids() -> list[str]:
@@ -208,10 +490,10 @@ def get_target(target_id: str) -> Target:
 
 
 def target_from_source(source: str, target_id: str = "custom", name: str = "Custom") -> Target:
-    """A target from Python source defining ``log_density(x, y)`` (and optionally ``extent``)."""
-    raise TargetError("custom targets are not implemented yet")
+    """A target from Python source that defines ``log_density(x, y)`` and optionally ``extent``.
 
+    See vi_core.custom_target.target_from_source for the contract and the checks made.
+    """
+    from vi_core.custom_target import target_from_source as build
 
-def compute_log_z(log_density: LogDensity, extent) -> tuple[float, float]:
-    """(log ∫∫ exp(log_density) dx dy over the plane, absolute error estimate)."""
-    raise NotImplementedError
+    return build(source, target_id=target_id, name=name)

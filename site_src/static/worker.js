@@ -66,18 +66,24 @@ async function boot() {
 }
 
 async function run(id, params) {
-  // Steps run in slices; awaiting between frames lets a "stop" message in.
-  const { run_id } = call("start_run", params);
+  // Steps run in slices; awaiting between frames lets a "stop" message in. A stopped run stays
+  // open (paused) so that Optimize or Step can continue it with its optimizer memory intact.
+  const run_id = params.run_id ?? call("start_run", params).run_id;
   const frameMs = params.frame_ms ?? 40;
+  let last = null;
   try {
     for (;;) {
       if (stopped.has(id)) {
         stopped.delete(id);
-        return call("finish_run", { run_id, reason: "stopped" });
+        return { run_id, done: false, converged: false, trace: [], view: last && last.view };
       }
       const t0 = performance.now();
       const frame = call("advance_run", { run_id, steps: params.steps_per_frame ?? 1 });
-      if (frame.done) return call("finish_run", { run_id, reason: frame.converged ? "converged" : "max_iter" });
+      if (frame.done) {
+        call("finish_run", { run_id, reason: frame.converged ? "converged" : "max_iter" });
+        return { run_id, ...frame };
+      }
+      last = frame;
       self.postMessage({ type: "frame", id, frame });
       await sleep(Math.max(0, frameMs - (performance.now() - t0)));
     }

@@ -1,0 +1,172 @@
+// Pure drawing: the target as a colour map with contour lines, q as contours and ellipses,
+// samples as dots. Every function draws from its arguments alone; nothing here computes VI math
+// (densities come from vi_core as grids; contours are traced by d3-contour).
+
+import { contours } from "d3-contour";
+import { interpolateViridis } from "d3-scale-chromatic";
+
+export const COLORS = {
+  q: "#ff7f0e", // orange against viridis' blues and greens; also distinct for colour-blind readers
+  qOutline: "rgba(0,0,0,0.55)",
+  targetContour: "rgba(255,255,255,0.45)",
+  handle: "#ffffff",
+  handleSelected: "#ff7f0e",
+  sample: "rgba(255,255,255,0.9)",
+};
+
+/** Maps data coordinates (y up) to canvas pixels and back, equal scale on both axes. */
+export class Frame {
+  constructor(extent, width, height) {
+    this.extent = extent;
+    this.width = width;
+    this.height = height;
+    const [xmin, xmax, ymin, ymax] = extent;
+    this.sx = width / (xmax - xmin);
+    this.sy = height / (ymax - ymin);
+  }
+  toPx(x, y) {
+    const [xmin, , , ymax] = this.extent;
+    return [(x - xmin) * this.sx, (ymax - y) * this.sy];
+  }
+  toData(px, py) {
+    const [xmin, , , ymax] = this.extent;
+    return [xmin + px / this.sx, ymax - py / this.sy];
+  }
+}
+
+/** Density levels for contour lines: fractions of the maximum of a log-density grid. */
+function levels(logValues, fractions) {
+  let max = -Infinity;
+  for (const v of logValues) if (v !== null && v > max) max = v;
+  return { max, thresholds: fractions.map((f) => Math.exp(max) * f) };
+}
+
+function densityGrid(logValues, max) {
+  const out = new Float64Array(logValues.length);
+  for (let i = 0; i < logValues.length; i++) {
+    const v = logValues[i];
+    out[i] = v === null ? 0 : Math.exp(v - max);
+  }
+  return out;
+}
+
+/** Trace contour rings of a grid (rows along y from ymin) as pixel paths. */
+function contourPaths(grid, nx, ny, thresholds, frame) {
+  const [xmin, xmax, ymin, ymax] = frame.extent;
+  const dx = (xmax - xmin) / (nx - 1);
+  const dy = (ymax - ymin) / (ny - 1);
+  const paths = [];
+  for (const geometry of contours().size([nx, ny]).thresholds(thresholds)(grid)) {
+    const path = new Path2D();
+    for (const polygon of geometry.coordinates) {
+      for (const ring of polygon) {
+        ring.forEach(([cx, cy], i) => {
+          // d3-contour puts grid value i at coordinate i + 0.5.
+          const [px, py] = frame.toPx(xmin + (cx - 0.5) * dx, ymin + (cy - 0.5) * dy);
+          if (i === 0) path.moveTo(px, py); else path.lineTo(px, py);
+        });
+        path.closePath();
+      }
+    }
+    paths.push(path);
+  }
+  return paths;
+}
+
+/** Render the target (a log-density grid) into an offscreen canvas of the frame's size. */
+export function renderTarget(targetGrid, frame, pixelRatio) {
+  const { nx, ny, log_density: logValues } = targetGrid;
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.round(frame.width * pixelRatio);
+  canvas.height = Math.round(frame.height * pixelRatio);
+  const ctx = canvas.getContext("2d");
+  ctx.scale(pixelRatio, pixelRatio);
+
+  const { max } = levels(logValues, []);
+  const density = densityGrid(logValues, max);
+  // Colour by density relative to the peak, through a perceptually uniform map (viridis).
+  const image = new ImageData(nx, ny);
+  for (let j = 0; j < ny; j++) {
+    for (let i = 0; i < nx; i++) {
+      const t = Math.sqrt(density[j * nx + i]); // sqrt lifts the tails into view
+      const rgb = interpolateViridis(t).match(/\d+/g).map(Number);
+      const o = ((ny - 1 - j) * nx + i) * 4; // image rows run top-down, grid rows bottom-up
+      image.data[o] = rgb[0];
+      image.data[o + 1] = rgb[1];
+      image.data[o + 2] = rgb[2];
+      image.data[o + 3] = 255;
+    }
+  }
+  const small = document.createElement("canvas");
+  small.width = nx;
+  small.height = ny;
+  small.getContext("2d").putImageData(image, 0, 0);
+  ctx.imageSmoothingEnabled = true;
+  ctx.imageSmoothingQuality = "high";
+  // Grid points are cell centres: stretch so the first and last sit on the extent's edges.
+  const cw = frame.width / (nx - 1);
+  const ch = frame.height / (ny - 1);
+  ctx.drawImage(small, -cw / 2, -ch / 2, frame.width + cw, frame.height + ch);
+
+  ctx.strokeStyle = COLORS.targetContour;
+  ctx.lineWidth = 1;
+  for (const path of contourPaths(density, nx, ny, [0.05, 0.2, 0.4, 0.6, 0.8], frame)) {
+    ctx.stroke(path);
+  }
+  return canvas;
+}
+
+/** Draw q: density contours from its grid, plus each component's 1- and 2-sigma ellipse. */
+export function drawQ(ctx, frame, view, { samples, selected }) {
+  const { nx, ny, log_density: logValues } = view.q_grid;
+  const { max } = levels(logValues, []);
+  const density = densityGrid(logValues, max);
+  const paths = contourPaths(density, nx, ny, [0.1, 0.3, 0.5, 0.7, 0.9], frame);
+  for (const [width, color] of [[3.5, COLORS.qOutline], [1.8, COLORS.q]]) {
+    ctx.strokeStyle = color;
+    ctx.lineWidth = width;
+    for (const path of paths) ctx.stroke(path);
+  }
+
+  const { means, covs } = view.components;
+  means.forEach((mean, k) => {
+    const [major, minor] = principalAxes(covs[k]);
+    const [cx, cy] = frame.toPx(mean[0], mean[1]);
+    ctx.save();
+    ctx.setLineDash([4, 4]);
+    ctx.lineWidth = k === selected ? 1.6 : 1;
+    ctx.strokeStyle = "rgba(255,255,255,0.8)";
+    ctx.beginPath();
+    // The canvas y axis points down, so a data-space angle turns the other way.
+    ctx.ellipse(cx, cy, major.length * frame.sx, minor.length * frame.sy, -major.angle, 0, 2 * Math.PI);
+    ctx.stroke();
+    ctx.restore();
+  });
+
+  if (samples) {
+    ctx.fillStyle = COLORS.sample;
+    ctx.strokeStyle = "rgba(0,0,0,0.6)";
+    ctx.lineWidth = 0.8;
+    for (const [x, y] of samples) {
+      const [px, py] = frame.toPx(x, y);
+      ctx.beginPath();
+      ctx.arc(px, py, 2.2, 0, 2 * Math.PI);
+      ctx.fill();
+      ctx.stroke();
+    }
+  }
+}
+
+/** Principal axes of a 2x2 covariance: [{length, angle}] (angle of the axis in data space). */
+export function principalAxes(cov) {
+  const [[a, b], [, d]] = cov;
+  const half = (a + d) / 2;
+  const root = Math.sqrt(((a - d) / 2) ** 2 + b * b);
+  const l1 = half + root;
+  const l2 = Math.max(half - root, 1e-300);
+  const theta = root < 1e-15 * half ? 0 : 0.5 * Math.atan2(2 * b, a - d);
+  return [
+    { length: Math.sqrt(l1), angle: theta },
+    { length: Math.sqrt(l2), angle: theta + Math.PI / 2 },
+  ];
+}

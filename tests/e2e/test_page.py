@@ -1,0 +1,209 @@
+"""The interactive page, driven as a visitor would, with its numbers checked against CPython."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from functools import cache
+
+import pytest
+
+from tests.e2e.conftest import ARTIFACTS, ROOT, wait_ready
+from vi_core.protocol import handle
+
+pytestmark = pytest.mark.e2e
+
+READOUTS = ("elbo", "expected-log-density", "entropy", "log-z", "kl")
+
+
+def readouts(page) -> dict[str, float]:
+    return {
+        key: float(page.get_attribute(f"[data-testid={key}]", "data-value")) for key in READOUTS
+    }
+
+
+def cpython(method: str, **params) -> dict:
+    reply = handle({"method": method, "params": params})
+    assert reply["ok"], reply
+    return reply["result"]
+
+
+@cache
+def catalog() -> dict:
+    return cpython("catalog")
+
+
+@cache
+def cli_fit(target: str, family: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "vi_core", "fit", "--target", target, "--family", family, "--json"],
+        capture_output=True, text=True, check=True, cwd=ROOT,
+    )
+    return json.loads(out.stdout)
+
+
+def wait_idle(page, timeout: int = 120_000) -> None:
+    page.wait_for_function("document.documentElement.dataset.viStatus === 'ready'", timeout=timeout)
+
+
+def assert_clean(page_log) -> None:
+    assert page_log.console_errors == []
+    assert page_log.non_loopback_requests() == []
+
+
+def test_first_paint_does_not_wait_for_python(page, page_log, server):
+    page.route("**/pyodide/pyodide.asm.wasm", lambda route: None)  # never answer: Python stalls
+    page.goto(server.base_url)
+    page.wait_for_function("document.querySelector('[data-testid=elbo]').dataset.value !== ''")
+    assert page.get_attribute("html", "data-vi-status") == "loading"
+    values = readouts(page)
+    expected = cpython("evaluate", target="banana", family="gaussian-full")["readouts"]
+    assert values["elbo"] == pytest.approx(expected["elbo"], abs=1e-12)
+    assert page.locator("[data-testid=handle-0]").count() == 1
+
+
+def test_in_browser_numbers_equal_cpython(page, page_log, server):
+    page.goto(server.base_url)
+    wait_ready(page)
+    cases = [("banana", "gaussian-full"), ("ring", "mixture-3"), ("funnel", "gaussian-diagonal"),
+             ("bimodal", "mixture-10"), ("correlated-gaussian", "gaussian-isotropic")]
+    for target, family in cases:
+        browser = page.evaluate(
+            "([t, f]) => window.viPython.call('evaluate', {target: t, family: f})", [target, family]
+        )
+        local = cpython("evaluate", target=target, family=family)
+        for key in ("elbo", "expected_log_density", "entropy", "log_z", "kl"):
+            assert browser["readouts"][key] == pytest.approx(local["readouts"][key], abs=1e-12)
+        assert browser["theta"] == pytest.approx(local["theta"], abs=1e-12)
+    assert_clean(page_log)
+
+
+def _combinations():
+    return [(t["id"], f["id"]) for t in catalog()["targets"] for f in catalog()["families"]]
+
+
+@pytest.mark.parametrize(("target", "family"), _combinations())
+def test_optimize_reaches_the_cli_fit(page, page_log, server, target, family):
+    page.goto(f"{server.base_url}?target={target}&family={family}")
+    wait_ready(page)
+    page.click("[data-testid=reset-button]")
+    wait_idle(page)
+    before = readouts(page)
+    page.click("[data-testid=optimize-button]")
+    page.wait_for_function("document.documentElement.dataset.viStatus === 'busy'", timeout=10_000)
+    wait_idle(page, timeout=180_000)
+    after = readouts(page)
+    fit = cli_fit(target, family)
+    assert after["elbo"] >= before["elbo"] - 1e-9
+    elbo_error = float(page.text_content("#elbo-error").replace("±", "").replace("<", "").strip())
+    tolerance = elbo_error + fit.get("log_z_error", 0.0) + 1e-6
+    assert after["elbo"] <= after["log-z"] + tolerance
+    assert after["kl"] == pytest.approx(fit["kl"], abs=1e-3)
+    assert_clean(page_log)
+
+
+def test_drag_moves_q_to_exactly_what_vi_core_computes(page, page_log, server):
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(server.base_url)
+    wait_ready(page)
+    handle_box = page.locator("[data-testid=handle-0]").bounding_box()
+    plot_box = page.locator("[data-testid=plot]").bounding_box()
+    before = json.loads(page.get_attribute("[data-testid=plot]", "data-natural"))
+    x0 = handle_box["x"] + handle_box["width"] / 2
+    y0 = handle_box["y"] + handle_box["height"] / 2
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for i in range(1, 11):
+        page.mouse.move(x0 + 8 * i, y0 - 5 * i)
+    page.mouse.up()
+    wait_idle(page)
+    page.wait_for_timeout(200)
+    wait_idle(page)
+    after = json.loads(page.get_attribute("[data-testid=plot]", "data-natural"))
+    extent = cpython("catalog")["targets"][0]["extent"]
+    units_per_px = (extent[1] - extent[0]) / plot_box["width"]
+    # The mean moved with the pointer (to within the handle's sub-pixel placement).
+    assert after["means"][0][0] - before["means"][0][0] == pytest.approx(80 * units_per_px, abs=2 * units_per_px)
+    assert after["means"][0][1] - before["means"][0][1] == pytest.approx(50 * units_per_px, abs=2 * units_per_px)
+    expected = cpython("evaluate", target="banana", family="gaussian-full", natural=after)["readouts"]
+    shown = readouts(page)
+    for key, pkey in zip(READOUTS, ("elbo", "expected_log_density", "entropy", "log_z", "kl"), strict=True):
+        assert shown[key] == pytest.approx(expected[pkey], abs=1e-9)
+    # The link now carries q: opening it shows the same numbers.
+    link = page.url
+    page.goto(link)
+    wait_ready(page)
+    assert readouts(page) == pytest.approx(shown, abs=1e-9)
+    assert_clean(page_log)
+
+
+def test_keyboard_moves_the_selected_handle(page, page_log, server):
+    page.goto(server.base_url)
+    wait_ready(page)
+    before = json.loads(page.get_attribute("[data-testid=plot]", "data-natural"))
+    page.focus("[data-testid=handle-0]")
+    page.keyboard.press("ArrowRight")
+    wait_idle(page)
+    page.wait_for_function(
+        f"JSON.parse(document.getElementById('plot').dataset.natural).means[0][0] !== {before['means'][0][0]}"
+    )
+    after = json.loads(page.get_attribute("[data-testid=plot]", "data-natural"))
+    assert after["means"][0][0] > before["means"][0][0]
+    assert after["means"][0][1] == pytest.approx(before["means"][0][1], abs=1e-12)
+    assert_clean(page_log)
+
+
+def test_step_and_samples(page, page_log, server):
+    page.goto(f"{server.base_url}?target=bimodal&family=mixture-3&optimizer=adam")
+    wait_ready(page)
+    before = readouts(page)
+    page.click("[data-testid=step-button]")
+    wait_idle(page)
+    page.click("[data-testid=step-button]")
+    wait_idle(page)
+    after = readouts(page)
+    assert after["elbo"] != before["elbo"]
+    page.check("[data-testid=samples-toggle]")
+    wait_idle(page)
+    assert_clean(page_log)
+
+
+def test_url_fallbacks_are_announced(page, page_log, server):
+    page.goto(f"{server.base_url}?target=nope&family=gaussian-diagonal&optimizer=sgd&mean=1,x")
+    wait_ready(page)
+    text = page.text_content("[data-testid=notice]")
+    assert "nope" in text and "sgd" in text and "q" in text
+    assert page.input_value("[data-testid=target-select]") == "banana"
+    assert page.input_value("[data-testid=family-select]") == "gaussian-diagonal"
+    assert page.input_value("[data-testid=optimizer-select]") == "lbfgs"
+    page.click("[data-testid=optimize-button]")
+    wait_idle(page, timeout=60_000)
+    assert_clean(page_log)
+
+
+def test_url_selects_target_family_optimizer(page, page_log, server):
+    page.goto(f"{server.base_url}?target=ring&family=mixture-10&optimizer=gradient-ascent")
+    wait_ready(page)
+    assert page.input_value("[data-testid=target-select]") == "ring"
+    assert page.input_value("[data-testid=family-select]") == "mixture-10"
+    assert page.input_value("[data-testid=optimizer-select]") == "gradient-ascent"
+    assert page.locator("[data-testid^=handle-]").count() == 10
+    expected = cpython("evaluate", target="ring", family="mixture-10")["readouts"]
+    assert readouts(page)["elbo"] == pytest.approx(expected["elbo"], abs=1e-12)
+    assert_clean(page_log)
+
+
+@pytest.mark.parametrize("size", [(360, 700), (800, 700), (1400, 900)])
+def test_screenshots(page, page_log, server, size):
+    width, height = size
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(f"{server.base_url}?target=bimodal&family=mixture-3")
+    wait_ready(page)
+    page.check("[data-testid=samples-toggle]")
+    wait_idle(page)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"page-{width}x{height}.png"), full_page=True)
+    # Nothing sticks out sideways, at any width.
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert_clean(page_log)

@@ -1,21 +1,34 @@
 """Build the static site: site_src/ + vi_core + vendored Pyodide -> dist/.
 
-    python build.py [--out dist] [--pyodide-dir DIR] [--offline]
+    python build.py [--out dist] [--config site.toml] [--pyodide-dir DIR] [--offline]
+                    [--runtime vendored|cdn]
 
-First gather everything (verified runtime files, the vi_core wheel, the precomputed first view),
-then render the Jinja templates, then write dist/. Every URL in the output is relative, so the
-site works at any path (e.g. https://user.github.io/repo/).
+First gather everything (verified runtime files, the vi_core wheel, the first view of every
+page, computed on CPython), then render the Jinja templates to strings, then write dist/:
+
+    index.html          the interactive page (?target=&family=&optimizer=&embed=1 ...)
+    scenes/<slug>.html  one embeddable page per scene of site.toml; scenes/index.html lists them
+    standalone.html     the whole site in one file: opens by double-click, with no network
+    licenses.html       notices of everything the site redistributes
+    assets/, pyodide/   the page's script and style; the Python runtime and packages
+
+Every URL in the output is relative, so the site works at any path (GitHub Pages serves a
+project at https://user.github.io/repo/). Two builds of the same inputs are byte-identical.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import gzip
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+import tomllib
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,9 +40,20 @@ from sitegen.vi_core_wheel import build_wheel, lock_entry
 
 ROOT = Path(__file__).resolve().parent
 SITE_SRC = ROOT / "site_src"
-NPM_PYODIDE = ROOT / "node_modules" / "pyodide"
+NPM = ROOT / "node_modules"
+NPM_PYODIDE = NPM / "pyodide"
 # What the page loads in Python: these and their dependencies in the official lock, nothing more.
 PAGE_PACKAGES = ("numpy", "scipy")
+FRONT_END_PACKAGES = ("d3-contour", "d3-array", "internmap", "d3-scale-chromatic",
+                      "d3-interpolate", "d3-color")
+TARGET_GRID = (160, 120)
+
+
+class BuildError(RuntimeError):
+    """The build cannot go on; the message says why."""
+
+
+# ------------------------------------------------------------------------------------ gather
 
 
 @dataclass
@@ -54,16 +78,57 @@ def gather_runtime(cache_dir: Path, local_dir: Path | None, offline: bool) -> Ru
     return Runtime(files=files, lock=pa.site_lock(lock, names, []))
 
 
-def make_env() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(SITE_SRC / "templates"),
-        undefined=jinja2.StrictUndefined,
-        autoescape=jinja2.select_autoescape(["html", "j2"]),
-        keep_trailing_newline=True,
-    )
+def load_config(path: Path) -> dict:
+    """site.toml, checked: unknown targets/families/optimizers or broken q stop the build."""
+    from vi_core.protocol import handle
+
+    config = tomllib.loads(path.read_text())
+    site = config.get("site", {})
+    defaults = {
+        "target": site.get("target", "banana"),
+        "family": site.get("family", "gaussian-full"),
+        "optimizer": site.get("optimizer", "lbfgs"),
+        "natural": None,
+    }
+    scenes = []
+    slugs = set()
+    for i, scene in enumerate(config.get("scenes", [])):
+        where = f"{path.name}: scene {i + 1}"
+        missing = {"slug", "title", "target", "family"} - scene.keys()
+        if missing:
+            raise BuildError(f"{where} lacks {', '.join(sorted(missing))}")
+        slug = str(scene["slug"])
+        if not slug.replace("-", "").replace("_", "").isalnum() or slug in slugs:
+            raise BuildError(f"{where}: slug {slug!r} must be unique letters, digits, - or _")
+        slugs.add(slug)
+        natural = _natural_from_config(scene.get("q"))
+        reply = handle({"method": "evaluate", "params": {
+            "target": scene["target"], "family": scene["family"], "natural": natural}})
+        if not reply["ok"]:
+            raise BuildError(f"{where} ({slug}): {reply['error']['message']}")
+        scenes.append({
+            "slug": slug,
+            "title": str(scene["title"]),
+            "text": str(scene.get("text", "")),
+            "defaults": {"target": scene["target"], "family": scene["family"],
+                         "optimizer": scene.get("optimizer", defaults["optimizer"]),
+                         "natural": natural},
+        })
+    return {"title": site.get("title", "Variational inference"), "defaults": defaults,
+            "scenes": scenes}
 
 
-DEFAULTS = {"target": "banana", "family": "gaussian-full", "optimizer": "lbfgs"}
+def _natural_from_config(q: dict | None) -> dict | None:
+    if q is None:
+        return None
+    means = q["means"]
+    n = len(means)
+    return {
+        "means": means,
+        "scales": q.get("scales"),
+        "correlations": q.get("correlations", [0.0] * n),
+        "weights": q.get("weights", [1.0 / n] * n),
+    }
 
 
 def _protocol(method: str, **params) -> dict:
@@ -71,18 +136,20 @@ def _protocol(method: str, **params) -> dict:
 
     reply = handle({"method": method, "params": params})
     if not reply["ok"]:
-        raise RuntimeError(f"vi_core {method} failed: {reply['error']['message']}")
+        raise BuildError(f"vi_core {method} failed: {reply['error']['message']}")
     return reply["result"]
 
 
-def initial_data(defaults: dict) -> dict:
-    """The first view, computed now on CPython by the same protocol the worker serves, so the
-    page paints at once and Python in the browser only takes over when it is ready."""
+def initial_data(defaults: dict, catalog: dict) -> dict:
+    """A page's first view, computed now on CPython by the same protocol the worker serves, so
+    the page paints at once and Python in the browser takes over when it is ready."""
     return {
         "defaults": defaults,
-        "catalog": _protocol("catalog"),
-        "target_grid": _protocol("target_grid", target=defaults["target"], nx=160, ny=120),
-        "view": _protocol("evaluate", target=defaults["target"], family=defaults["family"]),
+        "catalog": catalog,
+        "target_grid": _protocol("target_grid", target=defaults["target"],
+                                 nx=TARGET_GRID[0], ny=TARGET_GRID[1]),
+        "view": _protocol("evaluate", target=defaults["target"], family=defaults["family"],
+                          natural=defaults["natural"]),
     }
 
 
@@ -92,80 +159,188 @@ def script_json(data: dict) -> markupsafe.Markup:
     return markupsafe.Markup(text.replace("<", "\\u003c").replace("&", "\\u0026"))
 
 
-def page_context(defaults: dict, *, base: str = "", embed: bool = False) -> dict:
+def page_context(initial: dict, *, base: str, title: str, heading: str, intro: str,
+                 scene_text: str = "", scenes_link: bool = True) -> dict:
     """Plain data for the app template (tested without touching disk)."""
     import vi_core
 
     return {
-        "title": "Variational inference, interactively",
-        "heading": "Variational inference is optimization",
-        "intro": "The colours are a target density p known only up to its normaliser Z. The "
-                 "orange contours are q, a simpler density. Move q: the ELBO changes, and it never "
-                 "exceeds log Z. Press Optimize: VI is just climbing the ELBO.",
-        "scene_text": "",
-        "embed": embed,
+        "title": title,
+        "heading": heading,
+        "intro": intro,
+        "scene_text": scene_text,
         "base": base,
+        "scenes_link": scenes_link,
         "vi_core_version": vi_core.__version__,
         "pyodide_version": pa.PYODIDE_VERSION,
-        "initial_json": script_json(initial_data(defaults)),
+        "initial_json": script_json(initial),
+        "inline_css": "",
+        "inline_js": "",
+        "inline_assets": [],
+        "favicon_svg": "",
+        "licenses": [],
     }
 
 
-def bundle_js(out_dir: Path) -> None:
+INTRO = ("The colours show a target density p, known only up to its normaliser Z. The orange "
+         "contours are q, a simpler density. Move q and the ELBO changes; it never exceeds log Z. "
+         "Press Optimize: variational inference is just climbing the ELBO.")
+
+
+def license_notices(runtime: Runtime) -> list[dict]:
+    """Everything the site redistributes, with its licence text, for licenses.html."""
+    import vi_core
+
+    def wheel_license(file_name: str, member: str) -> str:
+        with zipfile.ZipFile(runtime.files[file_name]) as archive:
+            return archive.read(member).decode()
+
+    lock = runtime.lock["packages"]
+    numpy_whl, scipy_whl = lock["numpy"]["file_name"], lock["scipy"]["file_name"]
+    python_license = Path(sys.base_prefix) / "lib" / "python3.12" / "LICENSE.txt"
+    notices = [
+        {"name": f"vi_core {vi_core.__version__} and this page", "license": "MIT",
+         "text": (ROOT / "LICENSE").read_text()},
+        {"name": f"Pyodide {pa.PYODIDE_VERSION}", "license": "MPL-2.0",
+         "text": (SITE_SRC / "licenses" / "pyodide.txt").read_text()},
+        {"name": f"CPython {runtime.lock['info']['python']} (in Pyodide)",
+         "license": "PSF-2.0",
+         "text": python_license.read_text() if python_license.exists()
+         else "Python Software Foundation License, https://docs.python.org/3/license.html"},
+        {"name": f"numpy {lock['numpy']['version']}", "license": "BSD-3-Clause",
+         "text": wheel_license(numpy_whl, f"numpy-{lock['numpy']['version']}.dist-info/LICENSE.txt")},
+        {"name": f"scipy {lock['scipy']['version']}", "license": "BSD-3-Clause",
+         "text": wheel_license(scipy_whl, f"scipy-{lock['scipy']['version']}.dist-info/LICENSE.txt")},
+        {"name": f"OpenBLAS {lock['openblas']['version']}", "license": "BSD-3-Clause",
+         "text": (SITE_SRC / "licenses" / "openblas.txt").read_text()},
+    ]
+    for package in FRONT_END_PACKAGES:
+        meta = json.loads((NPM / package / "package.json").read_text())
+        notices.append({"name": f"{package} {meta['version']}", "license": meta.get("license", ""),
+                        "text": (NPM / package / "LICENSE").read_text()})
+    return notices
+
+
+# ------------------------------------------------------------------------------------ render
+
+
+def make_env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(SITE_SRC / "templates"),
+        undefined=jinja2.StrictUndefined,
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        keep_trailing_newline=True,
+    )
+
+
+def bundle_js(out_file: Path) -> None:
     """Bundle the page's ES modules (and the npm libraries they import) into one file."""
-    esbuild = ROOT / "node_modules" / ".bin" / "esbuild"
+    esbuild = NPM / ".bin" / "esbuild"
     subprocess.run(
         [str(esbuild), str(SITE_SRC / "js" / "main.js"), "--bundle", "--format=esm",
          "--target=es2020", "--minify", "--legal-comments=none", "--log-level=warning",
-         f"--outfile={out_dir / 'assets' / 'app.js'}"],
+         f"--outfile={out_file}"],
         check=True,
     )
 
 
-def build(out_dir: Path, cache_dir: Path, local_dir: Path | None, offline: bool) -> dict:
+def inline_asset(name: str, data: bytes) -> dict:
+    # gzip shrinks the wasm and the (barely compressed) wheels; mtime=0 keeps builds identical.
+    packed = gzip.compress(data, compresslevel=9, mtime=0)
+    return {"name": name, "data": base64.b64encode(packed).decode()}
+
+
+def render_pages(config: dict, runtime: Runtime, wheel: Path, app_js: str) -> dict[str, str]:
+    """Every HTML page of the site, by path in dist/."""
+    env = make_env()
+    app = env.get_template("_app.html.j2")
+    catalog = _protocol("catalog")
+    notices = license_notices(runtime)
+    pages: dict[str, str] = {}
+
+    main_initial = initial_data(config["defaults"], catalog)
+    main = page_context(main_initial, base="", title=config["title"],
+                        heading="Variational inference is optimization", intro=INTRO)
+    pages["index.html"] = app.render(**main)
+
+    # One file for offline use: style, script, runtime and licences all inline.
+    assets = [inline_asset("worker.js", (SITE_SRC / "static" / "worker.js").read_bytes())]
+    for name, path in sorted(runtime.files.items()):
+        assets.append(inline_asset(name, path.read_bytes()))
+    assets.append(inline_asset(wheel.name, wheel.read_bytes()))
+    lock_text = json.dumps(runtime.lock, indent=1, sort_keys=True) + "\n"
+    assets.append(inline_asset("pyodide-lock.json", lock_text.encode()))
+    standalone = {
+        **main,
+        "scenes_link": False,
+        "inline_css": markupsafe.Markup((SITE_SRC / "static" / "style.css").read_text()),
+        "inline_js": markupsafe.Markup(app_js.replace("</script", "<\\/script")),
+        "inline_assets": assets,
+        "favicon_svg": (SITE_SRC / "static" / "favicon.svg").read_text().strip(),
+        "licenses": notices,
+    }
+    pages["standalone.html"] = app.render(**standalone)
+
+    for scene in config["scenes"]:
+        initial = initial_data(scene["defaults"], catalog)
+        context = page_context(initial, base="../", title=scene["title"], heading=scene["title"],
+                               intro="", scene_text=scene["text"])
+        pages[f"scenes/{scene['slug']}.html"] = app.render(**context)
+    pages["scenes/index.html"] = env.get_template("scenes.html.j2").render(
+        title=config["title"], scenes=config["scenes"], base="../")
+    pages["licenses.html"] = env.get_template("licenses.html.j2").render(
+        title=config["title"], licenses=notices, base="")
+    return pages
+
+
+# ------------------------------------------------------------------------------------ write
+
+
+def build(out_dir: Path, config_path: Path, cache_dir: Path, local_dir: Path | None,
+          offline: bool) -> dict:
     started = time.perf_counter()
     import vi_core
 
+    config = load_config(config_path)
     runtime = gather_runtime(cache_dir, local_dir, offline)
     wheel = build_wheel(ROOT, cache_dir / "wheel")
     runtime.lock["packages"]["vi-core"] = lock_entry(wheel, vi_core.__version__)
-    context = page_context(DEFAULTS)
-
-    env = make_env()
-    rendered = {
-        name.removesuffix(".j2"): env.get_template(name).render(**context)
-        for name in sorted(env.list_templates(filter_func=lambda n: n.endswith(".html.j2")))
-        if not name.startswith("_")
-    }
+    staging = cache_dir / "app.js"
+    bundle_js(staging)
+    app_js = staging.read_text()
+    pages = render_pages(config, runtime, wheel, app_js)
 
     # Write: a fresh dist/ each time, so nothing stale is deployed.
     if out_dir.exists():
         shutil.rmtree(out_dir)
     (out_dir / "assets").mkdir(parents=True)
     (out_dir / "pyodide").mkdir()
-    for name, html in rendered.items():
+    for name, html in pages.items():
+        (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
         (out_dir / name).write_text(html)
     for static in sorted((SITE_SRC / "static").rglob("*")):
         if static.is_file():
-            dest = out_dir / "assets" / static.relative_to(SITE_SRC / "static")
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(static, dest)
-    bundle_js(out_dir)
+            shutil.copyfile(static, out_dir / "assets" / static.relative_to(SITE_SRC / "static"))
+    (out_dir / "assets" / "app.js").write_text(app_js)
     for name, path in sorted(runtime.files.items()):
         shutil.copyfile(path, out_dir / "pyodide" / name)
     shutil.copyfile(wheel, out_dir / "pyodide" / wheel.name)
     (out_dir / "pyodide" / "pyodide-lock.json").write_text(
         json.dumps(runtime.lock, indent=1, sort_keys=True) + "\n"
     )
+    # GitHub Pages: serve files as they are (no Jekyll processing of the output).
+    (out_dir / ".nojekyll").write_text("")
 
     files = sorted(p for p in out_dir.rglob("*") if p.is_file())
     total = sum(p.stat().st_size for p in files)
-    return {"files": len(files), "bytes": total, "seconds": time.perf_counter() - started}
+    return {"files": len(files), "bytes": total, "seconds": time.perf_counter() - started,
+            "standalone_bytes": (out_dir / "standalone.html").stat().st_size}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "dist")
+    parser.add_argument("--config", type=Path, default=ROOT / "site.toml")
     parser.add_argument("--cache-dir", type=Path, default=ROOT / ".cache" / "pyodide",
                         help="where verified runtime files are kept between builds")
     parser.add_argument("--pyodide-dir", type=Path, default=os.environ.get("PYODIDE_DIST_DIR"),
@@ -175,14 +350,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="do not try the CDN")
     args = parser.parse_args(argv)
     try:
-        summary = build(args.out, args.cache_dir, args.pyodide_dir, args.offline)
-    except (pa.VendorError, subprocess.CalledProcessError, jinja2.TemplateError) as exc:
+        summary = build(args.out, args.config, args.cache_dir, args.pyodide_dir, args.offline)
+    except (BuildError, pa.VendorError, subprocess.CalledProcessError, jinja2.TemplateError,
+            tomllib.TOMLDecodeError, OSError) as exc:
         print(f"build failed: {exc}", file=sys.stderr)
         return 1
     mb = summary["bytes"] / 1e6
     print(f"Built {args.out}: {summary['files']} files, {summary['bytes']:,} bytes ({mb:.1f} MB) "
-          f"in {summary['seconds']:.1f} s")
-    print(f"Open it with `make serve` -> http://127.0.0.1:8000/  ({args.out / 'index.html'})")
+          f"in {summary['seconds']:.1f} s; standalone.html {summary['standalone_bytes'] / 1e6:.1f} MB")
+    print(f"Serve it with `make serve`, then open http://127.0.0.1:8000/ "
+          f"(or open {args.out / 'standalone.html'} directly)")
     return 0
 
 

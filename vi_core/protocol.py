@@ -15,7 +15,7 @@ Methods (params -> result):
 ``samples`` {target, family, k?, theta, n, seed} -> {points: [[x, y], ...]}
 ``set_custom_target`` {source} -> target entry; afterwards ``target: "custom"`` refers to it
 ``start_run`` {target, family, k?, optimizer, theta} -> {run_id}
-``advance_run`` {run_id, steps} -> {done, converged, iteration, trace: [[iteration, elbo]...], view}
+``advance_run`` {run_id, steps, budget_ms?} -> {done, converged, iteration, trace: [[iteration, elbo]...], view}
 ``finish_run`` {run_id, reason} -> {reason, iteration, converged, view}
 
 A view is {target, family, k, theta, natural, components: {weights, means, covs},
@@ -29,6 +29,7 @@ import itertools
 import json
 import math
 import sys
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -236,7 +237,12 @@ def advance_run(params: Json) -> Json:
     steps, target, family, state = _get_run(params)
     trace = []
     done = False
-    for _ in range(max(1, int(params.get("steps", 1)))):
+    # A frame's worth of work: up to `steps` iterations, fewer if `budget_ms` runs out first.
+    budget = float(params.get("budget_ms", math.inf)) / 1000.0
+    started = time.perf_counter()
+    for i in range(max(1, int(params.get("steps", 1)))):
+        if i > 0 and time.perf_counter() - started > budget:
+            break
         step = next(steps, None)
         if step is None:
             done = True

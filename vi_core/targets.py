@@ -266,10 +266,11 @@ def _funnel_vg(x: Array, y: Array) -> tuple[Array, Array, Array]:
 # Targets from the literature
 # --------------------------------------------------------------------------------------------
 
-_CORR = {"mx": 0.5, "my": 0.25, "sx": 1.0, "sy": 0.6, "rho": 0.9, "const": 2.0}
-_correlated_vg = _gaussian_vg(**_CORR)
-# ∫ exp(log N2 + c) = e^c: the Gaussian's own normaliser is part of log p~.
-_CORR_LOG_Z = _CORR["const"]
+_CORR_SX, _CORR_SY, _CORR_RHO = 1.0, 0.6, 0.9
+# log p~ = -½ (z-m)ᵀ Σ⁻¹ (z-m) without the Gaussian's normaliser, so Z = 2π √det Σ: adding the
+# normaliser back as a constant cancels the one inside _gaussian_vg.
+_CORR_LOG_Z = LOG_2PI + math.log(_CORR_SX * _CORR_SY * math.sqrt(1.0 - _CORR_RHO**2))
+_correlated_vg = _gaussian_vg(0.5, 0.25, _CORR_SX, _CORR_SY, _CORR_RHO, const=_CORR_LOG_Z)
 
 _T_NU = 3.0
 
@@ -368,10 +369,10 @@ def _logistic_vg(x: Array, y: Array) -> tuple[Array, Array, Array]:
 
 # Precomputed by quadrature (see tests/unit/test_targets.py: an independent specialised method
 # per target must agree with compute_log_z to the stated error).
-_NESSIE_LOG_Z = (0.0, 1e-6)
-_ENERGY_U1_LOG_Z = (0.0, 1e-6)
-_NORMAL_POSTERIOR_LOG_Z = (0.0, 1e-6)
-_LOGISTIC_LOG_Z = (0.0, 1e-6)
+_NESSIE_LOG_Z = (3.2318782747142, 1e-8)
+_ENERGY_U1_LOG_Z = (1.8775016261097, 1e-8)
+_NORMAL_POSTERIOR_LOG_Z = (-13.317969551321, 1e-8)
+_LOGISTIC_LOG_Z = (-13.873479793030, 1e-8)
 
 
 def _builtin(
@@ -426,7 +427,8 @@ _BUILTINS: dict[str, Target] = {
         _builtin("correlated-gaussian", "Correlated Gaussian", (-2.5, 3.5, -2.0, 2.5),
                  _CORR_LOG_Z, _correlated_vg, """
             A Gaussian with mean (0.5, 0.25), standard deviations 1 and 0.6 and correlation
-            0.9, deliberately unnormalised: log p~ = log N + 2, so log Z = 2. A full-covariance
+            0.9, deliberately unnormalised: log p~ = -½ (z-m)ᵀΣ⁻¹(z-m) without the Gaussian's
+            normaliser, so log Z = log(2π √det Σ) ≈ 0.497. A full-covariance
             Gaussian q fits it exactly (KL = 0); a mean-field q matches the conditional
             variances, not the marginal ones, so it is far too narrow along the ridge
             (KL = -½ log(1 - ρ²) ≈ 0.83)."""),

@@ -17,8 +17,9 @@ const targetsById = Object.fromEntries(catalog.targets.map((t) => [t.id, t]));
 const familiesById = Object.fromEntries(catalog.families.map((f) => [f.id, f]));
 const optimizersById = Object.fromEntries(catalog.optimizers.map((o) => [o.id, o]));
 
-// Animation pacing per optimizer: L-BFGS needs few, big steps; the others many small ones.
-const STEPS_PER_FRAME = { lbfgs: 1, adam: 4, "gradient-ascent": 4 };
+// Animation pacing per optimizer: L-BFGS takes few, big steps (one per frame, to watch them);
+// the first-order ones take hundreds of small steps, so each frame does ~25 ms of them.
+const STEPS_PER_FRAME = { lbfgs: 1, adam: 500, "gradient-ascent": 500 };
 const FRAME_MS = 50;
 const SAMPLE_COUNT = 400;
 
@@ -585,10 +586,12 @@ if (firstPaintMatches) {
 }
 wireControls();
 controlsEnabled(false);
+// Room to spare (a tall window, not an article's iframe): show the explanations at once.
+if (window.innerHeight >= 860 && window.innerWidth >= 1000) { $("about").open = true; $("editor").open = true; }
 render();
 if (firstPaintMatches) syncUrl();
 
-const py = new PythonWorker(new URL("assets/worker.js", document.baseURI), {
+const callbacks = {
   onProgress: ({ stage, label }) => {
     root.dataset.viStatus = "loading";
     $("status").textContent = label + "…";
@@ -635,9 +638,25 @@ const py = new PythonWorker(new URL("assets/worker.js", document.baseURI), {
   onFatal: ({ stage, error }) => {
     root.dataset.viStatus = "error";
     $("status").textContent = `Python could not start (${stage}): ${error.message}`;
-    notice(location.protocol === "file:"
+    const standalone = document.querySelector("script[data-vi-asset]") !== null;
+    notice(location.protocol === "file:" && !standalone
       ? "This page cannot load its Python runtime from a file:// address. Open standalone.html instead, or serve this folder (make serve)."
       : `Python could not start (${stage}): ${error.message}. Reload the page to try again.`, "error");
   },
-});
-window.viPython = py;
+};
+
+function startPython() {
+  const inline = document.querySelectorAll("script[data-vi-asset]");
+  if (inline.length) return PythonWorker.fromInlineAssets(inline, callbacks);
+  if (location.protocol === "file:") {
+    // A page opened from disk may not load the runtime beside it (its origin is null).
+    callbacks.onFatal({ stage: "runtime", error: { message: "this page was opened from a file" } });
+    return null;
+  }
+  return new PythonWorker(new URL("assets/worker.js", document.baseURI), callbacks);
+}
+
+let py = null;
+Promise.resolve(startPython()).then((worker) => { py = worker; window.viPython = worker; })
+  .catch((err) => callbacks.onFatal({ stage: "runtime", error: { message: err.message } }));
+

@@ -14,6 +14,12 @@ export const COLORS = {
   sample: "rgba(255,255,255,0.9)",
 };
 
+// 256 colours of viridis as [r, g, b] (interpolateViridis returns "#rrggbb").
+const VIRIDIS = Array.from({ length: 256 }, (_, i) => {
+  const hex = interpolateViridis(i / 255);
+  return [1, 3, 5].map((o) => parseInt(hex.slice(o, o + 2), 16));
+});
+
 /** Maps data coordinates (y up) to canvas pixels and back, equal scale on both axes. */
 export class Frame {
   constructor(extent, width, height) {
@@ -89,11 +95,11 @@ export function renderTarget(targetGrid, frame, pixelRatio) {
   for (let j = 0; j < ny; j++) {
     for (let i = 0; i < nx; i++) {
       const t = Math.sqrt(density[j * nx + i]); // sqrt lifts the tails into view
-      const rgb = interpolateViridis(t).match(/\d+/g).map(Number);
+      const c = VIRIDIS[Math.min(255, Math.round(t * 255))];
       const o = ((ny - 1 - j) * nx + i) * 4; // image rows run top-down, grid rows bottom-up
-      image.data[o] = rgb[0];
-      image.data[o + 1] = rgb[1];
-      image.data[o + 2] = rgb[2];
+      image.data[o] = c[0];
+      image.data[o + 1] = c[1];
+      image.data[o + 2] = c[2];
       image.data[o + 3] = 255;
     }
   }

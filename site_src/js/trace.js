@@ -45,7 +45,7 @@ export function drawTrace(ctx, w, h, trace, logZ) {
   }
   ctx.textAlign = "center";
   ctx.textBaseline = "top";
-  ctx.fillText(finite.length ? `iteration ${n}` : "press Optimize or Step", (PAD.left + w - PAD.right) / 2, h - PAD.bottom + 6);
+  ctx.fillText(finite.length > 1 ? `iteration ${n}` : "ELBO per iteration: press Optimize or Step", (PAD.left + w - PAD.right) / 2, h - PAD.bottom + 6);
 
   if (Number.isFinite(logZ)) {
     ctx.save();

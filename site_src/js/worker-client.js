@@ -1,11 +1,33 @@
 // The page's side of the worker protocol (documented in static/worker.js): one request, one
 // promise; progress, readiness and run frames arrive as callbacks.
 
+/** Decode the files that standalone.html carries inline (gzip, then base64) into ArrayBuffers. */
+async function inlineFiles(elements) {
+  const decode = async (el) => {
+    // fetch() of a data: URL decodes base64 natively, far faster than atob in a loop.
+    const response = await fetch("data:application/octet-stream;base64," + el.textContent.trim());
+    const stream = el.dataset.encoding === "gzip" ? response.body.pipeThrough(new DecompressionStream("gzip")) : response.body;
+    return [el.dataset.name, await new Response(stream).arrayBuffer()];
+  };
+  return Object.fromEntries(await Promise.all([...elements].map(decode)));
+}
+
 export class PythonWorker {
-  constructor(url, { onProgress, onReady, onFatal }) {
+  /** A worker for standalone.html: its script and the whole runtime come from the page itself. */
+  static async fromInlineAssets(elements, callbacks) {
+    callbacks.onProgress({ stage: "runtime", label: "Unpacking the Python runtime" });
+    const files = await inlineFiles(elements);
+    const source = new Blob([files["worker.js"]], { type: "text/javascript" });
+    delete files["worker.js"];
+    const worker = new PythonWorker(URL.createObjectURL(source), callbacks, "vi-standalone");
+    worker.worker.postMessage({ type: "assets", files }, Object.values(files));
+    return worker;
+  }
+
+  constructor(url, { onProgress, onReady, onFatal }, name = "vi-python") {
     this.pending = new Map();
     this.nextId = 1;
-    this.worker = new Worker(url);
+    this.worker = new Worker(url, { name });
     this.worker.onmessage = (event) => this.receive(event.data, { onProgress, onReady, onFatal });
     this.worker.onerror = (event) => {
       event.preventDefault();

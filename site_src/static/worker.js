@@ -5,6 +5,7 @@
  *     {type: "call", id, method, params}   one vi_core.protocol method (see its docstring)
  *     {type: "run",  id, params}           start an optimization run; frames follow
  *     {type: "stop", id}                   stop run `id` after its current step
+ *     {type: "assets", files}              standalone.html only: {file name: ArrayBuffer}
  *   worker -> page
  *     {type: "progress", stage, label}     start-up stages: runtime, packages, vi_core
  *     {type: "ready", versions}            Python is up; calls are welcome
@@ -16,7 +17,13 @@
  */
 "use strict";
 
-const INDEX_URL = new URL("../pyodide/", self.location.href).href;
+// Served normally, the runtime sits next to this script. In standalone.html (one file, opened
+// from file://) there is nothing to fetch: the page sends every file as an ArrayBuffer first,
+// and a fetch() shim answers requests under a virtual address from those buffers.
+const STANDALONE = self.name === "vi-standalone";
+const INDEX_URL = STANDALONE
+  ? "https://standalone.invalid/pyodide/"
+  : new URL("../pyodide/", self.location.href).href;
 let status = "none"; // none | loading | loaded | failed
 let handle = null; // vi_core.protocol.handle_json
 const stopped = new Set();
@@ -42,12 +49,36 @@ function call(method, params) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function boot() {
+const CONTENT_TYPES = { wasm: "application/wasm", json: "application/json", js: "text/javascript" };
+
+function installAssets(files) {
+  const urls = {};
+  for (const [name, buffer] of Object.entries(files)) {
+    const type = CONTENT_TYPES[name.split(".").pop()] || "application/octet-stream";
+    urls[name] = { buffer, type, blob: URL.createObjectURL(new Blob([buffer], { type })) };
+  }
+  const realFetch = self.fetch.bind(self);
+  self.fetch = async (input, init) => {
+    const url = typeof input === "string" ? input : input.url;
+    if (url.startsWith(INDEX_URL)) {
+      const asset = urls[url.slice(INDEX_URL.length).split("?")[0]];
+      if (!asset) return new Response("not in standalone.html", { status: 404 });
+      return new Response(asset.buffer.slice(0), { status: 200, headers: { "Content-Type": asset.type } });
+    }
+    return realFetch(input, init);
+  };
+  // pyodide.js looks for _createPyodideModule before loading pyodide.asm.js itself.
+  importScripts(urls["pyodide.js"].blob);
+  importScripts(urls["pyodide.asm.js"].blob);
+}
+
+async function boot(files) {
   status = "loading";
   let stage = "runtime";
   try {
     self.postMessage({ type: "progress", stage, label: "Starting Python (Pyodide runtime)" });
-    importScripts(INDEX_URL + "pyodide.js");
+    if (files) installAssets(files);
+    else importScripts(INDEX_URL + "pyodide.js");
     const pyodide = await self.loadPyodide({ indexURL: INDEX_URL });
     stage = "packages";
     self.postMessage({ type: "progress", stage, label: "Loading numpy and scipy" });
@@ -78,7 +109,7 @@ async function run(id, params) {
         return { run_id, done: false, converged: false, trace: [], view: last && last.view };
       }
       const t0 = performance.now();
-      const frame = call("advance_run", { run_id, steps: params.steps_per_frame ?? 1 });
+      const frame = call("advance_run", { run_id, steps: params.steps_per_frame ?? 1, budget_ms: params.budget_ms ?? 25 });
       if (frame.done) {
         call("finish_run", { run_id, reason: frame.converged ? "converged" : "max_iter" });
         return { run_id, ...frame };
@@ -112,7 +143,9 @@ async function drain() {
 
 self.onmessage = (event) => {
   const msg = event.data || {};
-  if (msg.type === "stop") {
+  if (msg.type === "assets" && STANDALONE && status === "none") {
+    boot(msg.files).then(drain);
+  } else if (msg.type === "stop") {
     stopped.add(msg.id);
   } else if (msg.type === "call" || msg.type === "run") {
     queue.push(msg);
@@ -122,4 +155,4 @@ self.onmessage = (event) => {
   }
 };
 
-boot().then(drain);
+if (!STANDALONE) boot().then(drain);

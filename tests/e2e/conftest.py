@@ -20,7 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DIST = ROOT / "dist"
-ARTIFACTS = ROOT / "test-results"
+ARTIFACTS = ROOT / "test-artifacts"
 READY_TIMEOUT_MS = 120_000
 
 

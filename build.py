@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import base64
 import gzip
+import hashlib
 import json
 import os
 import shutil
@@ -140,12 +141,27 @@ def _protocol(method: str, **params) -> dict:
     return reply["result"]
 
 
-def initial_data(defaults: dict, catalog: dict) -> dict:
+def runtime_config(mode: str, runtime: Runtime, wheel: Path) -> dict:
+    """How the page's worker gets Pyodide: vendored next to it, or from the official CDN with
+    Subresource Integrity (sha384) for every core file; packages are checked by Pyodide itself
+    against the official lock's sha256."""
+    if mode == "vendored":
+        return {"mode": "vendored"}
+    integrity = {}
+    for name in (*pa.CORE_FILES, "pyodide-lock.json"):
+        digest = hashlib.sha384((NPM_PYODIDE / name).read_bytes()).digest()
+        integrity[name] = "sha384-" + base64.b64encode(digest).decode()
+    return {"mode": "cdn", "index_url": pa.CDN_BASE, "integrity": integrity,
+            "vi_core_wheel": wheel.name}
+
+
+def initial_data(defaults: dict, catalog: dict, runtime: dict | None = None) -> dict:
     """A page's first view, computed now on CPython by the same protocol the worker serves, so
     the page paints at once and Python in the browser takes over when it is ready."""
     return {
         "defaults": defaults,
         "catalog": catalog,
+        "runtime": runtime or {"mode": "vendored"},
         "target_grid": _protocol("target_grid", target=defaults["target"],
                                  nx=TARGET_GRID[0], ny=TARGET_GRID[1]),
         "view": _protocol("evaluate", target=defaults["target"], family=defaults["family"],
@@ -234,10 +250,12 @@ def make_env() -> jinja2.Environment:
 
 
 def bundle_js(out_file: Path) -> None:
-    """Bundle the page's ES modules (and the npm libraries they import) into one file."""
+    """Bundle the page's ES modules (and the npm libraries they import) into one classic script:
+    browsers refuse module scripts from file://, and a page opened from disk must still paint
+    its first view and say what to do."""
     esbuild = NPM / ".bin" / "esbuild"
     subprocess.run(
-        [str(esbuild), str(SITE_SRC / "js" / "main.js"), "--bundle", "--format=esm",
+        [str(esbuild), str(SITE_SRC / "js" / "main.js"), "--bundle", "--format=iife",
          "--target=es2020", "--minify", "--legal-comments=none", "--log-level=warning",
          f"--outfile={out_file}"],
         check=True,
@@ -250,15 +268,17 @@ def inline_asset(name: str, data: bytes) -> dict:
     return {"name": name, "data": base64.b64encode(packed).decode()}
 
 
-def render_pages(config: dict, runtime: Runtime, wheel: Path, app_js: str) -> dict[str, str]:
+def render_pages(config: dict, runtime: Runtime, wheel: Path, app_js: str,
+                 runtime_mode: str = "vendored") -> dict[str, str]:
     """Every HTML page of the site, by path in dist/."""
     env = make_env()
     app = env.get_template("_app.html.j2")
     catalog = _protocol("catalog")
     notices = license_notices(runtime)
+    served = runtime_config(runtime_mode, runtime, wheel)
     pages: dict[str, str] = {}
 
-    main_initial = initial_data(config["defaults"], catalog)
+    main_initial = initial_data(config["defaults"], catalog, served)
     main = page_context(main_initial, base="", title=config["title"],
                         heading="Variational inference is optimization", intro=INTRO)
     pages["index.html"] = app.render(**main)
@@ -279,10 +299,11 @@ def render_pages(config: dict, runtime: Runtime, wheel: Path, app_js: str) -> di
         "favicon_svg": (SITE_SRC / "static" / "favicon.svg").read_text().strip(),
         "licenses": notices,
     }
+    standalone["initial_json"] = script_json(initial_data(config["defaults"], catalog))
     pages["standalone.html"] = app.render(**standalone)
 
     for scene in config["scenes"]:
-        initial = initial_data(scene["defaults"], catalog)
+        initial = initial_data(scene["defaults"], catalog, served)
         context = page_context(initial, base="../", title=scene["title"], heading=scene["title"],
                                intro="", scene_text=scene["text"])
         pages[f"scenes/{scene['slug']}.html"] = app.render(**context)
@@ -297,7 +318,7 @@ def render_pages(config: dict, runtime: Runtime, wheel: Path, app_js: str) -> di
 
 
 def build(out_dir: Path, config_path: Path, cache_dir: Path, local_dir: Path | None,
-          offline: bool) -> dict:
+          offline: bool, runtime_mode: str = "vendored") -> dict:
     started = time.perf_counter()
     import vi_core
 
@@ -308,7 +329,7 @@ def build(out_dir: Path, config_path: Path, cache_dir: Path, local_dir: Path | N
     staging = cache_dir / "app.js"
     bundle_js(staging)
     app_js = staging.read_text()
-    pages = render_pages(config, runtime, wheel, app_js)
+    pages = render_pages(config, runtime, wheel, app_js, runtime_mode)
 
     # Write: a fresh dist/ each time, so nothing stale is deployed.
     if out_dir.exists():
@@ -322,12 +343,13 @@ def build(out_dir: Path, config_path: Path, cache_dir: Path, local_dir: Path | N
         if static.is_file():
             shutil.copyfile(static, out_dir / "assets" / static.relative_to(SITE_SRC / "static"))
     (out_dir / "assets" / "app.js").write_text(app_js)
-    for name, path in sorted(runtime.files.items()):
-        shutil.copyfile(path, out_dir / "pyodide" / name)
     shutil.copyfile(wheel, out_dir / "pyodide" / wheel.name)
-    (out_dir / "pyodide" / "pyodide-lock.json").write_text(
-        json.dumps(runtime.lock, indent=1, sort_keys=True) + "\n"
-    )
+    if runtime_mode == "vendored":
+        for name, path in sorted(runtime.files.items()):
+            shutil.copyfile(path, out_dir / "pyodide" / name)
+        (out_dir / "pyodide" / "pyodide-lock.json").write_text(
+            json.dumps(runtime.lock, indent=1, sort_keys=True) + "\n"
+        )
     # GitHub Pages: serve files as they are (no Jekyll processing of the output).
     (out_dir / ".nojekyll").write_text("")
 
@@ -348,9 +370,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--offline", action="store_true",
                         default=os.environ.get("VI_OFFLINE") == "1",
                         help="do not try the CDN")
+    parser.add_argument("--runtime", choices=("vendored", "cdn"), default="vendored",
+                        help="cdn: load Pyodide, numpy and scipy from the official CDN (with "
+                             "Subresource Integrity) for a deploy of a few hundred KB; "
+                             "standalone.html stays self-contained either way")
     args = parser.parse_args(argv)
     try:
-        summary = build(args.out, args.config, args.cache_dir, args.pyodide_dir, args.offline)
+        summary = build(args.out, args.config, args.cache_dir, args.pyodide_dir, args.offline,
+                        args.runtime)
     except (BuildError, pa.VendorError, subprocess.CalledProcessError, jinja2.TemplateError,
             tomllib.TOMLDecodeError, OSError) as exc:
         print(f"build failed: {exc}", file=sys.stderr)

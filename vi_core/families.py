@@ -291,12 +291,12 @@ class Family:
 
         The target is evaluated on a 64 x 64 grid over its extent, and candidate starts are
         built from it: for one Gaussian, the grid moments of p, a Gaussian on each grid mode
-        (with its basin's covariance) and on each cluster of weighted k-means with 2..5
+        (with its basin's covariance) and on each cluster of weighted k-means with 2..4
         clusters; for a mixture, weighted k-means with K clusters (farthest-point seeding) and
         k-means within the grid's mode basins with K split by basin mass. Reverse KL has
         several local optima on multimodal targets (which modes to cover, how many components
-        per mode), so each candidate is screened by a short L-BFGS run (to convergence for one
-        Gaussian, 25 iterations for a mixture) and the *unoptimised* candidate whose run ends
+        per mode), so each candidate is screened by a short L-BFGS run (up to 40 iterations for one
+        Gaussian, 25 for a mixture, on a 1e-4 cubature tolerance) and the *unoptimised* candidate whose run ends
         highest is returned. Optimizing from it therefore follows that same path. The result
         is cached per (target object, family).
         """
@@ -318,11 +318,12 @@ class Family:
         if len(thetas) > 1:
             from vi_core.optimize import optimize
 
-            max_iter = 200 if self.n_components == 1 else 25
+            max_iter = 40 if self.n_components == 1 else 25
             best_val = -np.inf
             for th in thetas:
                 last = None
-                for last in optimize(target, self, th, "lbfgs", tol=1e-5, max_iter=max_iter):
+                for last in optimize(target, self, th, "lbfgs", tol=1e-4, max_iter=max_iter,
+                                     elbo_tol=1e-4):
                     pass
                 val = last.result.elbo if last is not None else -np.inf
                 if np.isfinite(val) and val > best_val + 1e-9:
@@ -447,7 +448,7 @@ def _gaussian_candidates(pts: np.ndarray, prob: np.ndarray) -> list[tuple[np.nda
     h = _cell(pts)
     mean, cov = _weighted_cov(pts, prob, h)
     cands = [(np.ones(1), mean[None], cov[None])]
-    idx = _modes(pts, prob, 8)
+    idx = _modes(pts, prob, 4)
     if len(idx) > 1:
         modes = pts[idx]
         owner = np.argmin(((pts[:, None, :] - modes[None]) ** 2).sum(-1), axis=1)
@@ -457,7 +458,7 @@ def _gaussian_candidates(pts: np.ndarray, prob: np.ndarray) -> list[tuple[np.nda
                 continue
             _, c = _weighted_cov(pts[sel], prob[sel], h)
             cands.append((np.ones(1), modes[j][None], c[None]))
-    for k in range(2, 6):
+    for k in range(2, 5):
         w, c, covs = _kmeans(pts, prob, k)
         for j in np.argsort(-w, kind="stable"):
             cands.append((np.ones(1), c[j][None], covs[j][None]))

@@ -138,9 +138,11 @@ def compute_log_z(
     full. Cells are refined until the estimated relative error of Z (= absolute error of log Z)
     is below ``rel_tol`` or ``max_evals`` points have been evaluated; if the estimate is then
     still above ``accept_rel_error`` the integral is taken to diverge (or to have features too
-    fine to resolve) and TargetError is raised. Smooth densities whose bulk is within a few
-    extents of the extent need ~0.1-0.5 M evaluations (well under a second on CPython).
-    Features much narrower than 1/100 of the extent may be missed by the initial 16×16 cells.
+    fine to resolve) and TargetError is raised, as it is for NaN or +inf values. Smooth
+    densities need 0.05-0.5 M evaluations (a few to a few tens of ms on CPython); a divergent
+    one stops at ``max_evals`` (~0.3 s). Mass in regions far narrower than the initial 16×16
+    cells and not connected to resolved mass (e.g. the deep neck of Neal's funnel, ~1e-7 of
+    Z) can be missed without showing in the error estimate.
     """
     extent = check_extent(extent)
     edges = np.linspace(-1.0, 1.0, 17)

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from vi_core.elbo import ElboResult, elbo
+from vi_core.elbo import DEFAULT_TOL, ElboResult, elbo
 from vi_core.errors import OptimizerError
 from vi_core.families import Family, get_family
 
@@ -124,14 +124,14 @@ class FitResult:
 class _Objective:
     """ELBO evaluations with a counter; f = -ELBO is what the minimisers see."""
 
-    def __init__(self, target: Any, family: Family) -> None:
-        self.target, self.family = target, family
+    def __init__(self, target: Any, family: Family, elbo_tol: float = DEFAULT_TOL) -> None:
+        self.target, self.family, self.tol = target, family, elbo_tol
         self.n_evals = 0
 
     def __call__(self, theta: np.ndarray, min_order: int | None = None) -> ElboResult:
         self.n_evals += 1
         try:
-            return elbo(self.target, self.family, theta, min_order=min_order)
+            return elbo(self.target, self.family, theta, min_order=min_order, tol=self.tol)
         except FloatingPointError:
             return ElboResult(np.nan, np.nan, np.nan, np.inf, None, 0, 0)
 
@@ -165,11 +165,12 @@ def _resolve(optimizer: str, tol: float | None, max_iter: int | None
 
 def optimize(target: Any, family: Family, theta0: Any, optimizer: str = DEFAULT_OPTIMIZER, *,
              tol: float | None = None, max_iter: int | None = None, seed: int = 0,
-             **options: float) -> Iterator[Step]:
+             elbo_tol: float = DEFAULT_TOL, **options: float) -> Iterator[Step]:
     """Maximise the ELBO from ``theta0``, yielding a ``Step`` per iteration (0 = start).
 
     ``tol`` and ``max_iter`` default per optimizer (``OPTIMIZERS``); ``options`` override an
     optimizer's settings (``lr``, ``max_step``, ``beta1``, ``beta2``, ``eps``, ``memory``).
+    ``elbo_tol`` is the cubature tolerance of every ELBO evaluation (``vi_core.elbo``).
     ``seed`` is accepted for a uniform API with stochastic optimizers; the built-in ones are
     deterministic, so equal inputs give equal runs. Raises OptimizerError/FamilyError on bad
     arguments before the first step (the generator is created eagerly checked).
@@ -185,16 +186,17 @@ def optimize(target: Any, family: Family, theta0: Any, optimizer: str = DEFAULT_
     theta = np.clip(theta, lo, hi)
     del seed  # deterministic optimizers; kept for the API
     if spec.id == "lbfgs":
-        return _lbfgs(target, family, theta, lo, hi, tol, max_iter, int(opts["memory"]))
-    return _first_order(spec.id, target, family, theta, lo, hi, tol, max_iter, opts)
+        return _lbfgs(_Objective(target, family, elbo_tol), theta, lo, hi, tol, max_iter,
+                      int(opts["memory"]))
+    return _first_order(spec.id, _Objective(target, family, elbo_tol), theta, lo, hi, tol,
+                        max_iter, opts)
 
 
 # -- gradient ascent and Adam -------------------------------------------------------------
 
-def _first_order(kind: str, target: Any, family: Family, theta: np.ndarray, lo: np.ndarray,
+def _first_order(kind: str, obj: _Objective, theta: np.ndarray, lo: np.ndarray,
                  hi: np.ndarray, tol: float, max_iter: int, opts: dict[str, float]
                  ) -> Iterator[Step]:
-    obj = _Objective(target, family)
     res = obj(theta)
     if not _ok(res):
         yield Step(0, theta.copy(), res, np.inf, False, "ELBO is not finite at the start",
@@ -256,9 +258,8 @@ class _Point:
         self.g = -res.grad if res.grad is not None else np.full_like(theta, np.nan)
 
 
-def _lbfgs(target: Any, family: Family, theta: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+def _lbfgs(obj: _Objective, theta: np.ndarray, lo: np.ndarray, hi: np.ndarray,
            tol: float, max_iter: int, memory: int) -> Iterator[Step]:
-    obj = _Objective(target, family)
     cur = _Point(theta, obj(theta))
     if not _ok(cur.res):
         yield Step(0, theta.copy(), cur.res, np.inf, False, "ELBO is not finite at the start",

@@ -404,11 +404,12 @@ _BUILTINS: dict[str, Target] = {
             (which one depends on where it starts), rather than spreading over the empty gap;
             a two-component mixture can cover both."""),
         _builtin("nessie", "Nessie", REFERENCE_EXTENT, _NESSIE_LOG_Z, _nessie_vg, """
-            A long-necked curved ridge whose width, curvature and thickness change along it:
-            broad and gently bent on the left, thin and vanishing fast on the right, with a
-            wobble in its width. No closed-form normaliser (log Z by quadrature). Shows a
-            Gaussian q trading off regions of very different scale, and how many mixture
-            components a shape like this needs."""),
+            A sea monster's neck and body: a curved ridge that rises steeply to the upper left
+            and ends in a compact body on the right, where the density is cut off abruptly;
+            its width changes along the ridge, with a sinusoidal wobble. No closed-form
+            normaliser (log Z by quadrature). Shows a Gaussian q trading off parts of very
+            different scale and orientation, and how many mixture components such a shape
+            needs."""),
         _builtin("mickie", "Mickie", REFERENCE_EXTENT, 0.0, _mickie_vg, """
             Three equal round blobs like a cartoon mouse head (an equal-weight Gaussian
             mixture, Z = 1). A single Gaussian cannot cover three modes; with two or three
@@ -421,7 +422,8 @@ _BUILTINS: dict[str, Target] = {
             are needed to go round. log Z in closed form (a radial Gaussian integral)."""),
         _builtin("funnel", "Funnel", REFERENCE_EXTENT, 0.0, _funnel_vg, """
             x ~ N(0, 0.5²) and y | x ~ N(0, 0.2 e^{2.5x}): the spread in y grows exponentially
-            with x, and much of the mass lies beyond the right edge of the plot (Z = 1). No
+            with x, and the mouth opens beyond the plot (about 4% of the mass lies outside it;
+            Z = 1 counts it). No
             Gaussian has a scale that depends on position, so q squeezes into the narrow
             neck and misses the wide mouth: reverse-KL VI underestimates variance."""),
         _builtin("correlated-gaussian", "Correlated Gaussian", (-2.5, 3.5, -2.0, 2.5),
@@ -492,9 +494,15 @@ def get_target(target_id: str) -> Target:
 
 
 def target_from_source(source: str, target_id: str = "custom", name: str = "Custom") -> Target:
-    """A target from Python source that defines ``log_density(x, y)`` and optionally ``extent``.
+    """A target from Python source that defines ``log_density(x, y)`` and optionally
+    ``extent = (xmin, xmax, ymin, ymax)`` (default (-3, 3, -3, 3)); ``np``/``numpy`` and
+    ``math`` are predefined. log p~ is the user's function; its gradient comes from the library
+    (complex step, else fourth-order central differences); log Z = log ∫∫_{R²} exp(log p~) is
+    computed once here by ``compute_log_z`` (typically well under a second on CPython).
 
-    See vi_core.custom_target.target_from_source for the contract and the checks made.
+    Bad source raises TargetError with a one-line message naming the problem (syntax error
+    and its line, exceptions, missing function, wrong shape, NaN/+inf, bad extent, density not
+    falling off inside the extent, log Z not converging); see vi_core.custom_target.
     """
     from vi_core.custom_target import target_from_source as build
 

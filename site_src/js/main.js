@@ -10,6 +10,8 @@ import { drawTrace } from "./trace.js";
 import { readUrlState, writeUrlState } from "./url-state.js";
 
 const $ = (id) => document.getElementById(id);
+// The bundle is a classic script (see build.py): find the worker next to it, in assets/.
+const SCRIPT_URL = document.currentScript ? document.currentScript.src : location.href;
 const root = document.documentElement;
 const initial = JSON.parse($("vi-initial").textContent);
 const catalog = initial.catalog;
@@ -417,6 +419,9 @@ async function loadTarget() {
 async function resetQ(natural = null) {
   stopRun();
   discardOpenRun();
+  // A scene's Reset returns to the scene's own q, not the family's default.
+  const d = initial.defaults;
+  if (!natural && d.natural && state.target === d.target && state.family === d.family) natural = d.natural;
   const view = await python("evaluate", { target: state.target, family: state.family, k: familyK(), natural });
   state.selected = 0;
   state.view = view;
@@ -577,6 +582,44 @@ function applyUrl() {
   return url.natural;
 }
 
+// ---------------------------------------------------------------- embedding in an article
+
+const EMBED_CONTROLS = ["target", "family", "trace"];
+const ALL_CONTROLS = ["target", "family", "optimizer", "trace", "samples", "editor", "about"];
+
+/** ?embed=1: a compact layout; ?controls=a,b,c picks which optional parts show (any page). */
+function applyEmbedding() {
+  const params = new URLSearchParams(location.search);
+  const embed = params.get("embed") === "1";
+  if (embed) root.dataset.embed = "1";
+  let shown = embed ? EMBED_CONTROLS : ALL_CONTROLS;
+  if (params.has("controls")) {
+    const asked = params.get("controls").split(",").map((c) => c.trim()).filter(Boolean);
+    const unknown = asked.filter((c) => !ALL_CONTROLS.includes(c));
+    if (unknown.length) notice(`Unknown controls ignored: ${unknown.join(", ")} (known: ${ALL_CONTROLS.join(", ")}).`);
+    shown = asked.filter((c) => ALL_CONTROLS.includes(c));
+  }
+  for (const el of document.querySelectorAll("[data-control]")) {
+    el.classList.toggle("control-hidden", !shown.includes(el.dataset.control));
+  }
+  if (window.parent !== window) reportHeight();
+}
+
+/** Tell the host page our height, so it can size the iframe: {type: "vi-demo:resize", height}. */
+function reportHeight() {
+  let last = -1;
+  const send = () => {
+    const height = Math.ceil(document.querySelector(".app").getBoundingClientRect().height);
+    if (height !== last) {
+      last = height;
+      window.parent.postMessage({ type: "vi-demo:resize", height }, "*");
+    }
+  };
+  new ResizeObserver(send).observe(document.querySelector(".app"));
+  send();
+}
+
+applyEmbedding();
 const urlNatural = applyUrl();
 const firstPaintMatches = state.target === initial.defaults.target && state.family === initial.defaults.family && !urlNatural;
 if (state.target === initial.view.target) state.targetGrid = initial.target_grid;
@@ -653,7 +696,7 @@ function startPython() {
     callbacks.onFatal({ stage: "runtime", error: { message: "this page was opened from a file" } });
     return null;
   }
-  return new PythonWorker(new URL("assets/worker.js", document.baseURI), callbacks);
+  return new PythonWorker(new URL("worker.js", SCRIPT_URL), callbacks, initial.runtime || { mode: "vendored" });
 }
 
 let py = null;

@@ -19,20 +19,23 @@ export class PythonWorker {
     const files = await inlineFiles(elements);
     const source = new Blob([files["worker.js"]], { type: "text/javascript" });
     delete files["worker.js"];
-    const worker = new PythonWorker(URL.createObjectURL(source), callbacks, "vi-standalone");
-    worker.worker.postMessage({ type: "assets", files }, Object.values(files));
+    const worker = new PythonWorker(URL.createObjectURL(source), callbacks, null);
+    worker.worker.postMessage({ type: "boot", runtime: { mode: "inline" }, files }, Object.values(files));
     return worker;
   }
 
-  constructor(url, { onProgress, onReady, onFatal }, name = "vi-python") {
+  /** runtime: {mode: "vendored"} or {mode: "cdn", index_url, integrity, vi_core_wheel}; null
+   * when the caller sends the boot message itself. */
+  constructor(url, { onProgress, onReady, onFatal }, runtime = { mode: "vendored" }) {
     this.pending = new Map();
     this.nextId = 1;
-    this.worker = new Worker(url, { name });
+    this.worker = new Worker(url, { name: "vi-python" });
     this.worker.onmessage = (event) => this.receive(event.data, { onProgress, onReady, onFatal });
     this.worker.onerror = (event) => {
       event.preventDefault();
       onFatal({ stage: "worker", error: { name: "WorkerError", message: event.message || "the Python worker could not start" } });
     };
+    if (runtime) this.worker.postMessage({ type: "boot", runtime });
   }
 
   receive(msg, { onProgress, onReady, onFatal }) {

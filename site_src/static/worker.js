@@ -5,7 +5,8 @@
  *     {type: "call", id, method, params}   one vi_core.protocol method (see its docstring)
  *     {type: "run",  id, params}           start an optimization run; frames follow
  *     {type: "stop", id}                   stop run `id` after its current step
- *     {type: "assets", files}              standalone.html only: {file name: ArrayBuffer}
+ *     {type: "boot", runtime, files?}      first message: where the runtime is (see below);
+ *                                          files: {name: ArrayBuffer} for standalone.html
  *   worker -> page
  *     {type: "progress", stage, label}     start-up stages: runtime, packages, vi_core
  *     {type: "ready", versions}            Python is up; calls are welcome
@@ -17,13 +18,13 @@
  */
 "use strict";
 
-// Served normally, the runtime sits next to this script. In standalone.html (one file, opened
-// from file://) there is nothing to fetch: the page sends every file as an ArrayBuffer first,
-// and a fetch() shim answers requests under a virtual address from those buffers.
-const STANDALONE = self.name === "vi-standalone";
-const INDEX_URL = STANDALONE
-  ? "https://standalone.invalid/pyodide/"
-  : new URL("../pyodide/", self.location.href).href;
+// Where the runtime comes from is the page's choice, sent in the "boot" message:
+//   vendored  next to this script, in ../pyodide/ (the default build)
+//   cdn       Pyodide and numpy/scipy from the official CDN, every file checked by Subresource
+//             Integrity; only vi_core's wheel comes from the site
+//   inline    standalone.html: the page sends every file as an ArrayBuffer, and a fetch() shim
+//             answers requests under a virtual address from those buffers (no network at all)
+const VIRTUAL_INDEX = "https://standalone.invalid/pyodide/";
 let status = "none"; // none | loading | loaded | failed
 let handle = null; // vi_core.protocol.handle_json
 const stopped = new Set();
@@ -49,43 +50,80 @@ function call(method, params) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** fetch() takes a string, a URL or a Request. */
+const requestUrl = (input) => (input instanceof Request ? input.url : String(input));
+
 const CONTENT_TYPES = { wasm: "application/wasm", json: "application/json", js: "text/javascript" };
 
-function installAssets(files) {
-  const urls = {};
+function installInlineAssets(files) {
+  const assets = {};
   for (const [name, buffer] of Object.entries(files)) {
     const type = CONTENT_TYPES[name.split(".").pop()] || "application/octet-stream";
-    urls[name] = { buffer, type, blob: URL.createObjectURL(new Blob([buffer], { type })) };
+    assets[name] = { buffer, type, blob: URL.createObjectURL(new Blob([buffer], { type })) };
   }
   const realFetch = self.fetch.bind(self);
   self.fetch = async (input, init) => {
-    const url = typeof input === "string" ? input : input.url;
-    if (url.startsWith(INDEX_URL)) {
-      const asset = urls[url.slice(INDEX_URL.length).split("?")[0]];
+    const url = requestUrl(input);
+    if (url.startsWith(VIRTUAL_INDEX)) {
+      const asset = assets[url.slice(VIRTUAL_INDEX.length).split("?")[0]];
       if (!asset) return new Response("not in standalone.html", { status: 404 });
       return new Response(asset.buffer.slice(0), { status: 200, headers: { "Content-Type": asset.type } });
     }
     return realFetch(input, init);
   };
   // pyodide.js looks for _createPyodideModule before loading pyodide.asm.js itself.
-  importScripts(urls["pyodide.js"].blob);
-  importScripts(urls["pyodide.asm.js"].blob);
+  importScripts(assets["pyodide.js"].blob);
+  importScripts(assets["pyodide.asm.js"].blob);
 }
 
-async function boot(files) {
+async function importVerified(url, integrity) {
+  // importScripts cannot check integrity: fetch with SRI, then import the checked bytes.
+  const response = await fetch(url, { integrity, mode: "cors", credentials: "omit" });
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  importScripts(URL.createObjectURL(await response.blob()));
+}
+
+async function installCdnRuntime(runtime) {
+  // Pyodide fetches its own core files (wasm, stdlib, lock); add their integrity to those fetches.
+  const realFetch = self.fetch.bind(self);
+  self.fetch = (input, init) => {
+    const url = requestUrl(input);
+    const integrity = runtime.integrity[url.slice(runtime.index_url.length)];
+    if (url.startsWith(runtime.index_url) && integrity) {
+      return realFetch(input, { ...init, integrity, mode: "cors", credentials: "omit" });
+    }
+    return realFetch(input, init);
+  };
+  await importVerified(runtime.index_url + "pyodide.js", runtime.integrity["pyodide.js"]);
+  await importVerified(runtime.index_url + "pyodide.asm.js", runtime.integrity["pyodide.asm.js"]);
+}
+
+async function boot(runtime, files) {
   status = "loading";
   let stage = "runtime";
   try {
     self.postMessage({ type: "progress", stage, label: "Starting Python (Pyodide runtime)" });
-    if (files) installAssets(files);
-    else importScripts(INDEX_URL + "pyodide.js");
-    const pyodide = await self.loadPyodide({ indexURL: INDEX_URL });
+    let indexURL;
+    if (runtime.mode === "inline") {
+      installInlineAssets(files);
+      indexURL = VIRTUAL_INDEX;
+    } else if (runtime.mode === "cdn") {
+      await installCdnRuntime(runtime);
+      indexURL = runtime.index_url;
+    } else {
+      indexURL = new URL("../pyodide/", self.location.href).href;
+      importScripts(indexURL + "pyodide.js");
+    }
+    const pyodide = await self.loadPyodide({ indexURL });
     stage = "packages";
     self.postMessage({ type: "progress", stage, label: "Loading numpy and scipy" });
     await pyodide.loadPackage(["numpy", "scipy"], { messageCallback: () => {} });
     stage = "vi_core";
     self.postMessage({ type: "progress", stage, label: "Loading vi_core" });
-    await pyodide.loadPackage(["vi-core"], { messageCallback: () => {} });
+    // From the CDN, the official lock does not know vi_core: load its wheel by URL (its
+    // dependencies are loaded above). Otherwise the site's lock lists it with its sha256.
+    const viCore = runtime.mode === "cdn" ? new URL("../pyodide/" + runtime.vi_core_wheel, self.location.href).href : "vi-core";
+    await pyodide.loadPackage([viCore], { messageCallback: () => {}, errorCallback: (m) => { throw new Error(m); } });
     handle = pyodide.pyimport("vi_core.protocol").handle_json;
     const versions = call("versions");
     status = "loaded";
@@ -143,8 +181,8 @@ async function drain() {
 
 self.onmessage = (event) => {
   const msg = event.data || {};
-  if (msg.type === "assets" && STANDALONE && status === "none") {
-    boot(msg.files).then(drain);
+  if (msg.type === "boot" && status === "none") {
+    boot(msg.runtime || { mode: "vendored" }, msg.files).then(drain);
   } else if (msg.type === "stop") {
     stopped.add(msg.id);
   } else if (msg.type === "call" || msg.type === "run") {
@@ -155,4 +193,3 @@ self.onmessage = (event) => {
   }
 };
 
-if (!STANDALONE) boot().then(drain);

@@ -47,7 +47,7 @@ NPM_PYODIDE = NPM / "pyodide"
 PAGE_PACKAGES = ("numpy", "scipy")
 FRONT_END_PACKAGES = ("d3-contour", "d3-array", "internmap", "d3-scale-chromatic",
                       "d3-interpolate", "d3-color")
-TARGET_GRID = (160, 120)
+TARGET_GRID = (144, 108)
 
 
 class BuildError(RuntimeError):

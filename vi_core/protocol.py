@@ -9,7 +9,8 @@ Methods (params -> result):
 
 ``versions`` {} -> {python, numpy, scipy, vi_core}
 ``catalog`` {} -> {targets: [...], families: [...], optimizers: [...]}, descriptions included
-``target_grid`` {target, nx, ny} -> {target, extent, nx, ny, log_density: row-major, y from ymin}
+``target_grid`` {target, nx, ny} -> {target, extent, nx, ny, log_density: row-major, y from ymin,
+    rounded to 4 decimals: the grids are for drawing, never for the numbers shown}
 ``evaluate`` {target, family, k?, theta? | natural?} -> a *view* of q (below); no theta/natural
     means the family's initial q for that target (the page's Reset)
 ``samples`` {target, family, k?, theta, n, seed} -> {points: [[x, y], ...]}
@@ -54,6 +55,13 @@ _COVARIANCE_SHAPES = {
 _custom_target = None
 _runs: dict[int, tuple[Iterator[Any], Any, Any, dict]] = {}
 _run_ids = itertools.count(1)
+
+
+def _grid_values(values: np.ndarray) -> list[float | None]:
+    """A log-density grid for drawing: 4 decimals (0.01 % in density) keep pages and messages
+    small; -inf (zero density) and NaN become null."""
+    rounded = np.round(np.asarray(values, dtype=float).ravel(), 4)
+    return [v if math.isfinite(v) else None for v in rounded.tolist()]
 
 
 def _finite(value: float) -> float | None:
@@ -129,7 +137,7 @@ def _view(target, family, theta: np.ndarray, result=None) -> Json:
         "q_grid": {
             "nx": Q_GRID[0],
             "ny": Q_GRID[1],
-            "log_density": [_finite(v) for v in q.ravel()],
+            "log_density": _grid_values(q),
         },
     }
 
@@ -191,7 +199,7 @@ def target_grid(params: Json) -> Json:
         "extent": list(target.extent),
         "nx": nx,
         "ny": ny,
-        "log_density": [_finite(v) for v in np.asarray(values, dtype=float).ravel()],
+        "log_density": _grid_values(values),
     }
 
 

@@ -411,7 +411,7 @@ function resetTrace() {
 }
 
 async function loadTarget() {
-  const grid = await python("target_grid", { target: state.target, nx: 160, ny: 120 });
+  const grid = await python("target_grid", { target: state.target, nx: 144, ny: 108 });
   state.targetGrid = grid;
   frame = null;
 }

@@ -8,6 +8,7 @@ assert "no console errors" and "nothing left loopback".
 from __future__ import annotations
 
 import functools
+import os
 import http.server
 import shutil
 import threading
@@ -19,7 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DIST = ROOT / "dist"
+DIST = Path(os.environ.get("VI_DIST", ROOT / "dist"))
 ARTIFACTS = ROOT / "test-artifacts"
 READY_TIMEOUT_MS = 120_000
 

@@ -193,3 +193,43 @@ def test_licences_and_versions_are_reachable(page, page_log, server):
                  "d3-scale-chromatic", "vi_core"):
         assert name in text
     assert_clean(page_log)
+
+
+def test_cdn_runtime_checks_integrity(page, tmp_path):
+    """The --runtime cdn build, with the CDN played by local files: it loads when the bytes are
+    the official ones, and refuses a tampered core file (Subresource Integrity)."""
+    import build
+    from sitegen import pyodide_assets as pa
+
+    out = tmp_path / "dist"
+    build.build(out, ROOT / "site.toml", ROOT / ".cache" / "pyodide", None, offline=True,
+                runtime_mode="cdn")
+    files = {p.name: p for p in (ROOT / ".cache" / "pyodide" / "files").iterdir()}
+    for name in (*pa.CORE_FILES, "pyodide-lock.json"):
+        files[name] = ROOT / "node_modules" / "pyodide" / name
+    tampered: set[str] = set()
+
+    def cdn(route):
+        name = route.request.url.removeprefix(pa.CDN_BASE).split("?")[0]
+        if name not in files:
+            route.fulfill(status=404, body="not found")
+            return
+        body = files[name].read_bytes()
+        if name in tampered:
+            body = body[:-1] + bytes([body[-1] ^ 1])
+        content_type = "application/wasm" if name.endswith(".wasm") else "application/octet-stream"
+        route.fulfill(status=200, body=body, headers={
+            "Content-Type": content_type, "Access-Control-Allow-Origin": "*"})
+
+    page.context.route(pa.CDN_BASE + "**", cdn)
+    srv = start_server(out)
+    try:
+        page.goto(srv.base_url)
+        wait_ready(page)
+        optimize_to_the_end(page)
+        tampered.add("pyodide.asm.js")
+        page.goto(srv.base_url)
+        page.wait_for_function("document.documentElement.dataset.viStatus === 'error'",
+                               timeout=60_000)
+    finally:
+        srv.httpd.shutdown()

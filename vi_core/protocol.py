@@ -14,6 +14,7 @@ Methods (params -> result):
 ``evaluate`` {target, family, k?, theta? | natural?} -> a *view* of q (below); no theta/natural
     means the family's initial q for that target (the page's Reset)
 ``samples`` {target, family, k?, theta, n, seed} -> {points: [[x, y], ...]}
+``fit`` {target, family, k?, optimizer?, seed?, theta? | natural?} -> the CLI's ``fit --json``
 ``set_custom_target`` {source} -> target entry; afterwards ``target: "custom"`` refers to it
 ``start_run`` {target, family, k?, optimizer, theta} -> {run_id}
 ``advance_run`` {run_id, steps, budget_ms?} -> {done, converged, iteration, trace: [[iteration, elbo]...], view}
@@ -220,6 +221,19 @@ def samples(params: Json) -> Json:
     return {"points": family.sample(theta, n, rng).tolist()}
 
 
+def fit(params: Json) -> Json:
+    """A whole fit in one call (what ``python -m vi_core fit --json`` prints)."""
+    from vi_core.optimize import fit as run_fit
+
+    target = _target(params["target"])
+    family = _family(params["family"], params.get("k"))
+    theta0 = _theta(family, params, target) if (
+        params.get("theta") is not None or params.get("natural") is not None) else None
+    result = run_fit(target, family, params.get("optimizer", "lbfgs"),
+                     seed=int(params.get("seed", 0)), theta0=theta0).to_dict()
+    return {key: (_finite(v) if isinstance(v, float) else v) for key, v in result.items()}
+
+
 def set_custom_target(params: Json) -> Json:
     from vi_core.targets import target_from_source
 
@@ -302,6 +316,7 @@ METHODS: dict[str, Callable[[Json], Json]] = {
     "target_grid": target_grid,
     "evaluate": evaluate,
     "samples": samples,
+    "fit": fit,
     "set_custom_target": set_custom_target,
     "start_run": start_run,
     "advance_run": advance_run,

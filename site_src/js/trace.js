@@ -41,7 +41,8 @@ export function drawTrace(ctx, w, h, trace, logZ) {
     ctx.moveTo(PAD.left, Y(t));
     ctx.lineTo(w - PAD.right, Y(t));
     ctx.stroke();
-    ctx.fillText(t.toFixed(Math.max(0, -Math.floor(Math.log10(hi - lo)) + 1)), PAD.left - 4, Y(t));
+    const label = t.toFixed(Math.max(0, -Math.floor(Math.log10(hi - lo)) + 1));
+    ctx.fillText(/^-0(\.0*)?$/.test(label) ? label.slice(1) : label, PAD.left - 4, Y(t));
   }
   ctx.textAlign = "center";
   ctx.textBaseline = "top";

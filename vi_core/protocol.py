@@ -250,8 +250,11 @@ def start_run(params: Json) -> Json:
     theta = _theta(family, params, target)
     steps = optimize(target, family, theta, optimizer=params.get("optimizer", "lbfgs"),
                      seed=int(params.get("seed", 0)))
+    # The generator first yields the starting point (iteration 0): keep it as the state, so
+    # that every step advance_run reports is a real iteration.
+    first = next(steps, None)
     run_id = next(_run_ids)
-    _runs[run_id] = (steps, target, family, {"last": None, "theta": theta})
+    _runs[run_id] = (steps, target, family, {"last": first, "theta": theta})
     return {"run_id": run_id}
 
 
@@ -264,6 +267,9 @@ def advance_run(params: Json) -> Json:
     started = time.perf_counter()
     for i in range(max(1, int(params.get("steps", 1)))):
         if i > 0 and time.perf_counter() - started > budget:
+            break
+        if state["last"] is not None and state["last"].converged:
+            done = True
             break
         step = next(steps, None)
         if step is None:

@@ -1,0 +1,114 @@
+"""The page's JSON protocol: replies are plain JSON, failures are error replies, never raises."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from vi_core import protocol
+from vi_core.elbo import elbo
+from vi_core.families import get_family
+from vi_core.targets import get_target
+
+
+def call(method: str, **params):
+    reply = json.loads(protocol.handle_json(json.dumps({"method": method, "params": params})))
+    return reply
+
+
+def ok(method: str, **params):
+    reply = call(method, **params)
+    assert reply["ok"], reply
+    return reply["result"]
+
+
+def test_catalog_lists_every_id():
+    catalog = ok("catalog")
+    assert [t["id"] for t in catalog["targets"]][:6] == [
+        "banana", "bimodal", "nessie", "mickie", "ring", "funnel"]
+    assert {f["id"] for f in catalog["families"]} >= {
+        "gaussian-isotropic", "gaussian-diagonal", "gaussian-full", "mixture-3", "mixture-10",
+        "mixture-full"}
+    assert [o["id"] for o in catalog["optimizers"]] == ["gradient-ascent", "adam", "lbfgs"]
+    for family in catalog["families"]:
+        assert family["covariance"] in ("isotropic", "diagonal", "full")
+
+
+def test_evaluate_matches_the_library():
+    view = ok("evaluate", target="ring", family="mixture-3")
+    target, family = get_target("ring"), get_family("mixture-3")
+    theta = family.initial_params(target)
+    expected = elbo(target, family, theta, with_grad=False)
+    assert view["readouts"]["elbo"] == expected.elbo
+    assert view["readouts"]["kl"] == target.log_z - expected.elbo
+    assert view["theta"] == theta.tolist()
+    assert len(view["q_grid"]["log_density"]) == view["q_grid"]["nx"] * view["q_grid"]["ny"]
+
+
+def test_natural_parameters_round_trip():
+    view = ok("evaluate", target="banana", family="gaussian-full")
+    again = ok("evaluate", target="banana", family="gaussian-full", natural=view["natural"])
+    assert again["theta"] == pytest.approx(view["theta"], abs=1e-12)
+
+
+@pytest.mark.parametrize(("method", "params", "words"), [
+    ("nope", {}, "unknown method"),
+    ("evaluate", {"target": "nope", "family": "gaussian-full"}, "nope"),
+    ("evaluate", {"target": "banana", "family": "nope"}, "nope"),
+    ("evaluate", {"target": "banana", "family": "gaussian-full", "theta": [1, 2]}, "theta"),
+    ("evaluate", {"target": "banana", "family": "gaussian-full",
+                  "natural": {"means": [[0, 0]], "scales": [[-1, 1]], "correlations": [0],
+                              "weights": [1]}}, "scale"),
+    ("evaluate", {"family": "gaussian-full"}, "target"),
+    ("target_grid", {"target": "banana", "nx": 10**6}, "grid size"),
+    ("samples", {"target": "banana", "family": "gaussian-full", "n": 0}, "samples"),
+    ("advance_run", {"run_id": 12345}, "no optimization run"),
+    ("evaluate", {"target": "custom", "family": "gaussian-full"}, "custom"),
+    ("set_custom_target", {"source": "def log_density(x, y):\n    return x +"}, "yntax"),
+])
+def test_bad_requests_get_clear_error_replies(method, params, words):
+    reply = call(method, **params)
+    assert reply["ok"] is False
+    assert words.lower() in reply["error"]["message"].lower()
+    assert "\n" not in reply["error"]["message"]
+
+
+def test_non_json_request():
+    reply = json.loads(protocol.handle_json("{not json"))
+    assert reply["ok"] is False and reply["error"]["name"] == "ProtocolError"
+
+
+def test_a_run_steps_to_convergence_like_fit():
+    from vi_core.optimize import fit
+
+    run = ok("start_run", target="banana", family="gaussian-diagonal", optimizer="lbfgs",
+             theta=get_family("gaussian-diagonal").initial_params(get_target("banana")).tolist())
+    frames = []
+    while True:
+        frame = ok("advance_run", run_id=run["run_id"], steps=3)
+        frames.append(frame)
+        if frame["done"]:
+            break
+    final = ok("finish_run", run_id=run["run_id"], reason="converged")
+    expected = fit("banana", "gaussian-diagonal")
+    assert final["converged"] and final["iteration"] == expected.iterations
+    assert final["view"]["readouts"]["elbo"] == pytest.approx(expected.elbo, abs=1e-12)
+    trace = [e for f in frames for _, e in f["trace"]]
+    assert len(trace) == expected.iterations
+    assert call("advance_run", run_id=run["run_id"])["ok"] is False  # finished runs are gone
+
+
+def test_custom_target_is_usable_by_id():
+    source = "def log_density(x, y):\n    return -0.5 * (x**2 + y**2)\n"
+    entry = ok("set_custom_target", source=source)
+    assert entry["log_z"] == pytest.approx(np.log(2 * np.pi), abs=1e-6)
+    view = ok("evaluate", target="custom", family="gaussian-isotropic")
+    assert view["target"] == "custom"
+
+
+def test_replies_never_carry_nan():
+    view = ok("target_grid", target="nessie", nx=50, ny=40)
+    text = json.dumps(view, allow_nan=False)
+    assert "NaN" not in text

@@ -82,7 +82,7 @@ function familyK() {
 function syncUrl() {
   const search = writeUrlState(
     { target: state.target, family: state.family, optimizer: state.optimizer, k: state.family === "mixture-full" ? familyK() : null,
-      natural: state.view && state.view.natural },
+      natural: state.view && state.view.natural, source: state.customSource },
     location.search,
   );
   history.replaceState(null, "", search + location.hash);
@@ -95,7 +95,7 @@ let targetLayer = null;
 
 function layout() {
   const wrap = $("plot");
-  const extent = (state.targetGrid || targetsById[state.target]).extent;
+  const extent = (state.targetGrid || targetsById[state.target] || targetsById[initial.defaults.target]).extent;
   const aspect = (extent[3] - extent[2]) / (extent[1] - extent[0]);
   const avail = wrap.parentElement.clientWidth;
   const maxH = Math.max(180, Number(getComputedStyle(wrap).getPropertyValue("--max-plot-height").trim().replace("px", "")) || 10000);
@@ -498,6 +498,24 @@ async function step() {
   }
 }
 
+// ---------------------------------------------------------------- custom targets
+
+/** Send the source to vi_core; on success it becomes the "custom" target everywhere. */
+async function useCustomTarget(source) {
+  const entry = await python("set_custom_target", { source });
+  entry.name = "Custom (your log_density)";
+  targetsById.custom = entry;
+  const select = $("target-select");
+  let option = select.querySelector('option[value="custom"]');
+  if (!option) { option = new Option(entry.name, "custom"); select.add(option); }
+  state.customSource = source;
+  state.target = "custom";
+  select.value = "custom";
+  describe();
+  await loadTarget();
+  await resetQ();
+}
+
 // ---------------------------------------------------------------- controls
 
 function fillSelect(select, items, value) {
@@ -547,6 +565,15 @@ function wireControls() {
     describe();
     syncUrl();
   });
+  $("custom-apply").addEventListener("click", () => guarded(async () => {
+    notice("");
+    try {
+      await useCustomTarget($("custom-source").value);
+      notice(`Custom target ready: log Z = ${targetsById.custom.log_z.toFixed(4)} (± ${targetsById.custom.log_z_error.toExponential(0)}).`, "info");
+    } catch (err) {
+      notice(`Your target was not accepted: ${err.message}`, "error");
+    }
+  }));
   $("optimize-button").addEventListener("click", () => guarded(optimize));
   $("step-button").addEventListener("click", () => guarded(step));
   $("reset-button").addEventListener("click", () => guarded(async () => { notice(""); await resetQ(); }));
@@ -563,7 +590,10 @@ function wireControls() {
 function applyUrl() {
   const url = readUrlState(location.search);
   const problems = [...url.problems];
-  if (url.target !== null) {
+  if (url.target === "custom") {
+    if (url.source) { state.target = "custom"; state.customSource = url.source; }
+    else problems.push(`target=custom needs its source in the link, showing ${targetsById[state.target].name}`);
+  } else if (url.target !== null) {
     if (targetsById[url.target]) state.target = url.target;
     else problems.push(`unknown target "${url.target}", showing ${targetsById[state.target].name}`);
   }
@@ -585,7 +615,7 @@ function applyUrl() {
 // ---------------------------------------------------------------- embedding in an article
 
 const EMBED_CONTROLS = ["target", "family", "trace"];
-const ALL_CONTROLS = ["target", "family", "optimizer", "trace", "samples", "editor", "about"];
+const ALL_CONTROLS = ["target", "family", "optimizer", "trace", "samples", "editor", "custom", "about"];
 
 /** ?embed=1: a compact layout; ?controls=a,b,c picks which optional parts show (any page). */
 function applyEmbedding() {
@@ -654,6 +684,19 @@ const callbacks = {
     state.pythonReady = true;
     state.pending++;
     try {
+      if (state.target === "custom") {
+        $("custom-source").value = state.customSource;
+        $("custom").open = true;
+        try {
+          await useCustomTarget(state.customSource);
+        } catch (err) {
+          notice(`The link's custom target was not accepted (${err.message}); showing ${targetsById[initial.defaults.target].name}.`);
+          state.target = initial.defaults.target;
+          state.customSource = null;
+          $("target-select").value = state.target;
+          describe();
+        }
+      }
       if (!state.targetGrid || state.targetGrid.target !== state.target) await loadTarget();
       if (!firstPaintMatches) {
         let natural = urlNatural;

@@ -23,6 +23,7 @@ export function readUrlState(search) {
     optimizer: params.get("optimizer"),
     k: null,
     natural: null,
+    source: params.get("source"),
     params,
     problems,
   };
@@ -55,9 +56,11 @@ export function readUrlState(search) {
 }
 
 /** Write the state back: the link a visitor copies reproduces the view. Other params are kept. */
-export function writeUrlState({ target, family, optimizer, k, natural }, base) {
+export function writeUrlState({ target, family, optimizer, k, natural, source }, base) {
   const params = new URLSearchParams(base);
   params.set("target", target);
+  // A custom target travels in the link as its source code.
+  if (target === "custom" && source) params.set("source", source); else params.delete("source");
   params.set("family", family);
   params.set("optimizer", optimizer);
   if (k) params.set("k", String(k)); else params.delete("k");

@@ -140,6 +140,7 @@ async function run(id, params) {
   const run_id = params.run_id ?? call("start_run", params).run_id;
   const frameMs = params.frame_ms ?? 40;
   let last = null;
+  let frames = 0;
   try {
     for (;;) {
       if (stopped.has(id)) {
@@ -147,7 +148,10 @@ async function run(id, params) {
         return { run_id, done: false, converged: false, trace: [], view: last && last.view };
       }
       const t0 = performance.now();
-      const frame = call("advance_run", { run_id, steps: params.steps_per_frame ?? 1, budget_ms: params.budget_ms ?? 25 });
+      // Long runs speed up as they go: the first frames are for watching, the rest for arriving.
+      const speedUp = 1 + Math.floor(frames++ / 40);
+      const steps = (params.steps_per_frame ?? 1) * speedUp;
+      const frame = call("advance_run", { run_id, steps, budget_ms: (params.budget_ms ?? 25) * speedUp });
       if (frame.done) {
         call("finish_run", { run_id, reason: frame.converged ? "converged" : "max_iter" });
         return { run_id, ...frame };

@@ -17,13 +17,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from vi_core import families as _families  # noqa: E402
-from vi_core.elbo import elbo  # noqa: E402
-from vi_core.families import family_ids, get_family  # noqa: E402
-from vi_core.optimize import fit  # noqa: E402
-from vi_core.targets import get_target, target_ids  # noqa: E402
+from vi_core import families as _families
+from vi_core.elbo import elbo
+from vi_core.families import family_ids, get_family
+from vi_core.optimize import fit
+from vi_core.targets import get_target, target_ids
 
 
 def _eval_time(target, family, theta, repeat: int = 30) -> tuple[float, int]:

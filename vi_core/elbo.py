@@ -47,7 +47,7 @@ standard error.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -55,8 +55,15 @@ from numpy.polynomial.hermite_e import hermegauss
 
 from vi_core.families import Family, gaussian_entropy
 
-__all__ = ["ElboResult", "elbo", "elbo_mc", "entropy", "EntropyResult", "LADDER",
-           "DEFAULT_TOL"]
+__all__ = [
+    "DEFAULT_TOL",
+    "LADDER",
+    "ElboResult",
+    "EntropyResult",
+    "elbo",
+    "elbo_mc",
+    "entropy",
+]
 
 #: Gauss-Hermite orders tried, each about sqrt(2) times the previous (twice the nodes).
 LADDER: tuple[int, ...] = (6, 8, 11, 16, 23, 32, 45, 64, 90, 128, 181, 256, 362)
@@ -97,7 +104,7 @@ class EntropyResult:
     order: int
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rule(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Product Gauss-Hermite rule for N(0, I_2): nodes (N, 2), weights (N,) summing to 1."""
     t, w = hermegauss(n)

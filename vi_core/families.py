@@ -32,7 +32,7 @@ import numpy as np
 
 from vi_core.errors import FamilyError
 
-__all__ = ["Family", "get_family", "family_ids", "MAX_COMPONENTS"]
+__all__ = ["MAX_COMPONENTS", "Family", "family_ids", "get_family"]
 
 MAX_COMPONENTS = 10
 _LOG_2PI = float(np.log(2.0 * np.pi))

@@ -37,8 +37,16 @@ from vi_core.elbo import DEFAULT_TOL, ElboResult, elbo
 from vi_core.errors import OptimizerError
 from vi_core.families import Family, get_family
 
-__all__ = ["Step", "FitResult", "OptimizerSpec", "OPTIMIZERS", "DEFAULT_OPTIMIZER",
-           "optimizer_ids", "optimize", "fit"]
+__all__ = [
+    "DEFAULT_OPTIMIZER",
+    "OPTIMIZERS",
+    "FitResult",
+    "OptimizerSpec",
+    "Step",
+    "fit",
+    "optimize",
+    "optimizer_ids",
+]
 
 
 @dataclass(frozen=True)

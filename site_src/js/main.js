@@ -19,9 +19,9 @@ const targetsById = Object.fromEntries(catalog.targets.map((t) => [t.id, t]));
 const familiesById = Object.fromEntries(catalog.families.map((f) => [f.id, f]));
 const optimizersById = Object.fromEntries(catalog.optimizers.map((o) => [o.id, o]));
 
-// Animation pacing per optimizer: L-BFGS takes few, big steps (one per frame, to watch them);
-// the first-order ones take hundreds of small steps, so each frame does ~25 ms of them.
-const STEPS_PER_FRAME = { lbfgs: 1, adam: 500, "gradient-ascent": 500 };
+// Animation pacing: L-BFGS takes few, big steps (one per frame, to watch each); the first-order
+// optimizers take hundreds of small ones (two per frame). Long runs speed up (worker.js).
+const STEPS_PER_FRAME = { lbfgs: 1, adam: 2, "gradient-ascent": 2 };
 const FRAME_MS = 50;
 const SAMPLE_COUNT = 400;
 
@@ -278,7 +278,7 @@ function naturalAfterMove(kind, k, x, y) {
 const evaluateLatest = latestOnly((params) => python("evaluate", params));
 
 async function setNatural(natural) {
-  stopRun();
+  cancelRun();
   discardOpenRun();
   try {
     const view = await evaluateLatest({ target: state.target, family: state.family, k: familyK(), natural });
@@ -417,7 +417,7 @@ async function loadTarget() {
 }
 
 async function resetQ(natural = null) {
-  stopRun();
+  cancelRun();
   discardOpenRun();
   // A scene's Reset returns to the scene's own q, not the family's default.
   const d = initial.defaults;
@@ -446,8 +446,19 @@ function discardOpenRun() {
   }
 }
 
+/** The Stop button: the run pauses and its last q stays (Optimize or Step continue it). */
 function stopRun() {
   if (state.running) py.stop(state.running.id);
+}
+
+/** q is about to change under the run (a drag, Reset, another target): forget the run. */
+function cancelRun() {
+  if (state.running) {
+    state.running.cancelled = true;
+    py.stop(state.running.id);
+    state.running = null;
+    refreshStatus();
+  }
 }
 
 function recordFrame(frameData) {
@@ -467,19 +478,25 @@ async function optimize() {
     steps_per_frame: STEPS_PER_FRAME[state.optimizer] || 1, frame_ms: FRAME_MS,
   };
   state.openRun = null;
-  const { id, promise } = py.run(params, recordFrame);
-  state.running = { id };
+  const run = { id: null, cancelled: false };
+  const { id, promise } = py.run(params, (f) => { if (!run.cancelled) recordFrame(f); });
+  run.id = id;
+  state.running = run;
   refreshStatus();
   try {
     const result = await promise;
+    if (run.cancelled) {
+      if (!result.done) py.call("finish_run", { run_id: result.run_id, reason: "discarded" }).catch(() => {});
+      return;
+    }
     if (result.trace.length) recordFrame(result);
     else if (result.view) acceptView(result.view);
     state.openRun = result.done ? null : result.run_id;
     if (result.done) notice(result.converged ? `Converged after ${state.iteration} iterations.` : `Stopped after the iteration limit (${state.iteration}); press Optimize to continue.`, "info");
   } catch (err) {
-    notice(`Optimization failed: ${err.message}`, "error");
+    if (!run.cancelled) notice(`Optimization failed: ${err.message}`, "error");
   } finally {
-    state.running = null;
+    if (state.running === run) state.running = null;
     refreshStatus();
   }
 }

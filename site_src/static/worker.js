@@ -149,9 +149,9 @@ async function run(id, params) {
       }
       const t0 = performance.now();
       // Long runs speed up as they go: the first frames are for watching, the rest for arriving.
-      const speedUp = 1 + Math.floor(frames++ / 40);
+      const speedUp = 2 ** Math.min(10, Math.floor(frames++ / 40));
       const steps = (params.steps_per_frame ?? 1) * speedUp;
-      const frame = call("advance_run", { run_id, steps, budget_ms: (params.budget_ms ?? 25) * speedUp });
+      const frame = call("advance_run", { run_id, steps, budget_ms: Math.min(200, (params.budget_ms ?? 25) * speedUp) });
       if (frame.done) {
         call("finish_run", { run_id, reason: frame.converged ? "converged" : "max_iter" });
         return { run_id, ...frame };

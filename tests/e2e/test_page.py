@@ -299,3 +299,29 @@ def test_custom_target_from_the_editor_and_the_link(page, page_log, server):
     assert page.input_value("[data-testid=target-select]") == "custom"
     assert readouts(page) == pytest.approx(shown, abs=1e-9)
     assert_clean(page_log)
+
+
+def test_stop_resume_and_reset_during_a_run(page, page_log, server):
+    page.goto(f"{server.base_url}?target=banana&family=gaussian-full&optimizer=gradient-ascent"
+              "&mean=1.5,1&scale=0.1,0.1")
+    wait_ready(page)
+    start = readouts(page)["elbo"]
+    page.click("[data-testid=optimize-button]")
+    page.wait_for_function("document.documentElement.dataset.viStatus === 'busy'")
+    page.wait_for_timeout(600)
+    assert page.text_content("[data-testid=optimize-button]") == "Stop"
+    page.click("[data-testid=optimize-button]")
+    wait_idle(page)
+    paused = readouts(page)["elbo"]
+    assert paused > start
+    page.wait_for_timeout(300)
+    assert readouts(page)["elbo"] == paused  # really stopped
+    page.click("[data-testid=optimize-button]")
+    page.wait_for_function("document.documentElement.dataset.viStatus === 'busy'")
+    page.wait_for_timeout(300)
+    page.click("[data-testid=reset-button]")
+    wait_idle(page)
+    page.wait_for_timeout(500)
+    reset = cpython("evaluate", target="banana", family="gaussian-full")["readouts"]["elbo"]
+    assert readouts(page)["elbo"] == pytest.approx(reset, abs=1e-12)  # no stale frame won
+    assert_clean(page_log)

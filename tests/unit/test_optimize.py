@@ -4,6 +4,7 @@ accuracy at the fitted q, budgets, robustness."""
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import time
 
@@ -22,7 +23,7 @@ PAIRS = [(t, f) for t in target_ids() for f in family_ids()]
 GAUSSIANS = ["gaussian-isotropic", "gaussian-diagonal", "gaussian-full"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cached_fit(tid: str, fid: str) -> FitResult:
     return fit(get_target(tid), get_family(fid))
 
@@ -81,7 +82,7 @@ def test_lbfgs_ascends_and_stops_after_converged() -> None:
     steps = list(optimize(t, f, f.initial_params(t)))
     assert steps[-1].converged and not any(s.converged for s in steps[:-1])
     vals = [s.result.elbo for s in steps]
-    assert all(b >= a - 1e-9 for a, b in zip(vals, vals[1:], strict=False))
+    assert all(b >= a - 1e-9 for a, b in itertools.pairwise(vals))
 
 
 @pytest.mark.parametrize("opt", ["gradient-ascent", "adam"])

@@ -89,8 +89,11 @@ def load_config(path: Path) -> dict:
         "target": site.get("target", "banana"),
         "family": site.get("family", "gaussian-full"),
         "optimizer": site.get("optimizer", "lbfgs"),
-        "natural": None,
+        "natural": _natural_from_config(site.get("q")),
     }
+    reply = handle({"method": "evaluate", "params": defaults})
+    if not reply["ok"]:
+        raise BuildError(f"{path.name}: [site]: {reply['error']['message']}")
     scenes = []
     slugs = set()
     for i, scene in enumerate(config.get("scenes", [])):

@@ -344,7 +344,8 @@ function renderEditor() {
   const values = nat ? [nat.means[k][0], nat.means[k][1], nat.scales[k][0], nat.scales[k][1], nat.correlations[k]] : [];
   EDITOR_FIELDS.forEach((name, i) => {
     const input = $(`edit-${name}`);
-    if (document.activeElement !== input) input.value = nat ? Number(values[i].toPrecision(6)) : "";
+    // Six digits are plenty to read and type; the exact value lives in data-natural and the URL.
+    if (document.activeElement !== input) input.value = nat ? (Math.abs(values[i]) < 1e-9 ? 0 : Number(values[i].toPrecision(6))) : "";
   });
   const sh = state.view ? shape() : "full";
   $("edit-scale-y").closest("label").hidden = sh === "isotropic";

@@ -30,6 +30,19 @@ def cpython(method: str, **params) -> dict:
 
 
 @cache
+def main_defaults() -> dict:
+    """The main page's starting point, from site.toml (target, family, optimizer, natural)."""
+    import build
+
+    return build.load_config(ROOT / "site.toml")["defaults"]
+
+
+def main_view() -> dict:
+    d = main_defaults()
+    return cpython("evaluate", target=d["target"], family=d["family"], natural=d["natural"])
+
+
+@cache
 def catalog() -> dict:
     return cpython("catalog")
 
@@ -58,7 +71,7 @@ def test_first_paint_does_not_wait_for_python(page, page_log, server):
     page.wait_for_function("document.querySelector('[data-testid=elbo]').dataset.value !== ''")
     assert page.get_attribute("html", "data-vi-status") == "loading"
     values = readouts(page)
-    expected = cpython("evaluate", target="banana", family="gaussian-full")["readouts"]
+    expected = main_view()["readouts"]
     assert values["elbo"] == pytest.approx(expected["elbo"], abs=1e-12)
     assert page.locator("[data-testid=handle-0]").count() == 1
 
@@ -322,6 +335,6 @@ def test_stop_resume_and_reset_during_a_run(page, page_log, server):
     page.click("[data-testid=reset-button]")
     wait_idle(page)
     page.wait_for_timeout(500)
-    reset = cpython("evaluate", target="banana", family="gaussian-full")["readouts"]["elbo"]
+    reset = main_view()["readouts"]["elbo"]
     assert readouts(page)["elbo"] == pytest.approx(reset, abs=1e-12)  # no stale frame won
     assert_clean(page_log)

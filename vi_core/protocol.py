@@ -43,16 +43,6 @@ from vi_core.errors import VIError
 Json = dict[str, Any]
 Q_GRID = (96, 72)  # q's contour grid: fine enough for smooth contours at 800 px, cheap to send
 
-# How each family's covariances may change, for the page's drag handles and number fields.
-_COVARIANCE_SHAPES = {
-    "gaussian-isotropic": ("isotropic", False),
-    "gaussian-diagonal": ("diagonal", False),
-    "gaussian-full": ("full", False),
-    "mixture-3": ("isotropic", False),
-    "mixture-10": ("isotropic", True),
-    "mixture-full": ("full", False),
-}
-
 _custom_target = None
 _runs: dict[int, tuple[Iterator[Any], Any, Any, dict]] = {}
 _run_ids = itertools.count(1)
@@ -171,16 +161,20 @@ def catalog(params: Json) -> Json:
     from vi_core.optimize import OPTIMIZERS
     from vi_core.targets import get_target, target_ids
 
-    families = [get_family(fid) for fid in family_ids()]
+    families = []
+    for fid in family_ids():
+        f = get_family(fid)
+        entry = {"id": f.id, "name": f.name, "description": f.description,
+                 "n_components": f.n_components, "n_params": f.n_params,
+                 "covariance": f.kind, "shared_scale": bool(f.shared_scale)}
+        if fid == "mixture-full":  # K is chosen separately (k=1..10); name it for any K
+            entry["name"] = "Mixture of K full Gaussians"
+            entry["description"] = ("K full-covariance Gaussians with learned weights "
+                                    "(softmax); choose K from 1 to 10.")
+        families.append(entry)
     return {
         "targets": [_target_entry(get_target(tid)) for tid in target_ids()],
-        "families": [
-            {"id": f.id, "name": f.name, "description": f.description,
-             "n_components": f.n_components, "n_params": f.n_params,
-             "covariance": _COVARIANCE_SHAPES.get(f.id, ("full", False))[0],
-             "shared_scale": _COVARIANCE_SHAPES.get(f.id, ("full", False))[1]}
-            for f in families
-        ],
+        "families": families,
         "optimizers": [
             {"id": oid, "name": spec.name, "description": spec.description}
             for oid, spec in OPTIMIZERS.items()

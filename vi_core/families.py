@@ -467,8 +467,10 @@ def _gaussian_candidates(pts: np.ndarray, prob: np.ndarray) -> list[tuple[np.nda
 
 def _mixture_candidates(pts: np.ndarray, prob: np.ndarray, k: int
                         ) -> list[tuple[np.ndarray, ...]]:
-    """k-means with K clusters, and k-means per mode basin with K split by basin mass."""
+    """k-means with K clusters, slices along each principal axis, and k-means per mode basin
+    with K split by basin mass."""
     cands = [_kmeans(pts, prob, k)]
+    cands += _slices(pts, prob, k)
     idx = _modes(pts, prob, k)
     if len(idx) < 2:
         return cands
@@ -498,6 +500,33 @@ def _mixture_candidates(pts: np.ndarray, prob: np.ndarray, k: int
             covs.append(cv)
         cands.append((np.concatenate(ws), np.concatenate(cs), np.concatenate(covs)))
     return cands
+
+
+def _slices(pts: np.ndarray, prob: np.ndarray, k: int) -> list[tuple[np.ndarray, ...]]:
+    """For each principal axis of the grid mass: K slices of equal mass across it."""
+    h = _cell(pts)
+    _, cov = _weighted_cov(pts, prob, h)
+    _, vecs = np.linalg.eigh(cov)
+    out = []
+    for v in vecs.T[::-1]:
+        proj = pts @ v
+        order = np.argsort(proj, kind="stable")
+        cum = np.cumsum(prob[order])
+        cum /= cum[-1]
+        part = np.empty(len(pts), dtype=int)
+        part[order] = np.minimum((cum * k - 1e-12).astype(int), k - 1)
+        ws, cs, cvs = [], [], []
+        for j in range(k):
+            sel = part == j
+            if prob[sel].sum() <= 0:
+                break
+            m, c = _weighted_cov(pts[sel], prob[sel], h)
+            ws.append(prob[sel].sum())
+            cs.append(m)
+            cvs.append(c)
+        if len(ws) == k:
+            out.append((np.array(ws), np.array(cs), np.array(cvs)))
+    return out
 
 
 def _kmeans(pts: np.ndarray, prob: np.ndarray, k: int) -> tuple[np.ndarray, ...]:

@@ -285,7 +285,7 @@ def advance_run(params: Json) -> Json:
 
 
 def finish_run(params: Json) -> Json:
-    steps, target, family, state = _get_run(params)
+    _steps, target, family, state = _get_run(params)
     del _runs[int(params["run_id"])]
     last = state["last"]
     return {

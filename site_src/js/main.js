@@ -423,7 +423,11 @@ async function resetQ(natural = null) {
   // A scene's Reset returns to the scene's own q, not the family's default.
   const d = initial.defaults;
   if (!natural && d.natural && state.target === d.target && state.family === d.family) natural = d.natural;
-  const view = await python("evaluate", { target: state.target, family: state.family, k: familyK(), natural });
+  // Built-in targets: the build computed each family's starting q already (same as the CLI's).
+  const precomputed = initial.initial_thetas?.[state.target]?.[state.family];
+  const defaultK = familiesById[state.family].n_components;
+  const theta = !natural && precomputed && (state.family !== "mixture-full" || familyK() === defaultK) ? precomputed : null;
+  const view = await python("evaluate", { target: state.target, family: state.family, k: familyK(), natural, theta });
   state.selected = 0;
   state.view = view;
   resetTrace();

@@ -87,10 +87,10 @@ window.addEventListener("message", (e) => window.viMessages.push(e.data));
 def readme_host_script() -> str:
     """The host-page script exactly as the README gives it (so the README is tested too)."""
     readme = (ROOT / "README.md").read_text()
-    match = re.search(r"<!-- host-script -->\s*```html\n(.*?)```", readme, re.S)
+    match = re.search(r"<!-- host-script -->\s*```html\n(.*?)```", readme, re.DOTALL)
     assert match, "README lacks the host-page script block"
     script = match.group(1)
-    inner = re.search(r"<script>(.*?)</script>", script, re.S).group(1)
+    inner = re.search(r"<script>(.*?)</script>", script, re.DOTALL).group(1)
     return inner
 
 

@@ -84,10 +84,30 @@ def _theta(family, params: Json, target) -> np.ndarray:
             raise VIError(
                 f"theta for {family.id} must be {family.n_params} finite numbers"
             )
-        return theta
-    if params.get("natural") is not None:
-        return family.from_natural(params["natural"])
-    return family.initial_params(target)
+    elif params.get("natural") is not None:
+        theta = family.from_natural(params["natural"])
+    else:
+        return family.initial_params(target)
+    _check_in_range(family, theta, target)
+    return theta
+
+
+def _check_in_range(family, theta: np.ndarray, target) -> None:
+    """q must lie in the box the optimizers keep to (``Family.bounds``); far outside it the ELBO is meaningless
+    (e.g. overflows), so say what the range is instead of showing a broken number."""
+    from vi_core.families import _U_BOUND
+
+    lo, hi = family.bounds(target)
+    if np.all((theta >= lo - 1e-9) & (theta <= hi + 1e-9)):
+        return
+    xmin, xmax, ymin, ymax = target.extent
+    w, h = xmax - xmin, ymax - ymin
+    size = max(w, h)
+    raise VIError(
+        f"q is out of range for this target: means must lie within "
+        f"[{xmin - 3 * w:g}, {xmax + 3 * w:g}] x [{ymin - 3 * h:g}, {ymax + 3 * h:g}], "
+        f"scales within [{size * math.exp(-10):.2g}, {size * math.exp(3):.3g}], "
+        f"|correlation| at most {math.tanh(_U_BOUND):.6g}")
 
 
 def _grid(extent, nx: int, ny: int) -> tuple[np.ndarray, np.ndarray]:

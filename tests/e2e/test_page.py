@@ -365,3 +365,22 @@ def test_dragging_a_scale_handle(page, page_log, server, family, handle):
     for key, pkey in zip(READOUTS, ("elbo", "expected_log_density", "entropy", "log_z", "kl"), strict=True):
         assert shown[key] == pytest.approx(expected[pkey], abs=1e-9)
     assert_clean(page_log)
+
+
+@pytest.mark.parametrize("query", [
+    "target=banana&family=gaussian-full&mean=1e308,5&scale=1,1",
+    "target=banana&family=gaussian-full&mean=0,0&scale=0,1",
+    "target=banana&family=mixture-3&mean=0,0;1,1&scale=1,1;1,1",
+    "target=banana&family=gaussian-full&mean=NaN,1",
+    "target=%ZZ&family=&optimizer=%00",
+])
+def test_garbled_links_get_a_message_and_a_working_page(page, page_log, server, query):
+    page.goto(f"{server.base_url}?{query}")
+    wait_ready(page)
+    assert page.is_visible("[data-testid=notice]")
+    assert page.text_content("[data-testid=notice]").strip()
+    elbo = page.get_attribute("[data-testid=elbo]", "data-value")
+    assert elbo not in ("", None)
+    page.click("[data-testid=step-button]")
+    wait_idle(page)
+    assert_clean(page_log)

@@ -384,3 +384,32 @@ def test_garbled_links_get_a_message_and_a_working_page(page, page_log, server, 
     page.click("[data-testid=step-button]")
     wait_idle(page)
     assert_clean(page_log)
+
+
+def test_accessibility_audit(page, page_log, server):
+    """axe-core (the engine behind Lighthouse's audit) finds no serious or critical problems."""
+    page.goto(server.base_url)
+    wait_ready(page)
+    page.add_script_tag(path=str(ROOT / "node_modules" / "axe-core" / "axe.min.js"))
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    serious = [
+        (v["id"], v["help"], [n["target"] for n in v["nodes"]][:3])
+        for v in result["violations"] if v["impact"] in ("serious", "critical")
+    ]
+    assert serious == []
+    assert_clean(page_log)
+
+
+def test_every_control_is_reachable_by_tab(page, page_log, server):
+    page.goto(server.base_url)
+    wait_ready(page)
+    seen = set()
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        testid = page.evaluate("document.activeElement && document.activeElement.dataset.testid")
+        if testid:
+            seen.add(testid)
+    for needed in ("handle-0", "target-select", "family-select", "optimizer-select",
+                   "optimize-button", "step-button", "reset-button", "samples-toggle"):
+        assert needed in seen, (needed, seen)
+    assert_clean(page_log)

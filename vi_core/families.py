@@ -44,6 +44,11 @@ _MX, _MY, _A, _B, _U = range(5)
 _U_BOUND = 6.0
 _LOGIT_BOUND = 30.0
 _GRID = 64  # side of the target grid used to build target-aware starting points
+# Candidate screening (``_screen``): checkpoint spacing, absolute margin (nats) and how many
+# checkpoint-gains of further climb a trailing run is credited with.
+_SCREEN_EVERY = 4
+_SCREEN_MARGIN = 0.01
+_SCREEN_REACH = 3.0
 _INIT_CACHE: dict[tuple[int, str], tuple[Any, np.ndarray]] = {}
 
 
@@ -316,18 +321,7 @@ class Family:
                 thetas.append(th)
         best = thetas[0]
         if len(thetas) > 1:
-            from vi_core.optimize import optimize
-
-            max_iter = 40 if self.n_components == 1 else 25
-            best_val = -np.inf
-            for th in thetas:
-                last = None
-                for last in optimize(target, self, th, "lbfgs", tol=1e-4, max_iter=max_iter,
-                                     elbo_tol=1e-4):
-                    pass
-                val = last.result.elbo if last is not None else -np.inf
-                if np.isfinite(val) and val > best_val + 1e-9:
-                    best, best_val = th, val
+            best = thetas[_screen(target, self, thetas)]
         if len(_INIT_CACHE) >= 64:
             _INIT_CACHE.pop(next(iter(_INIT_CACHE)))
         _INIT_CACHE[key] = (target, best)
@@ -376,6 +370,52 @@ class Family:
                                 np.column_stack([means, np.log(sd), np.arctanh(rho)]))
         lo, hi = self.bounds(target)
         return np.clip(theta, lo, hi)
+
+
+def _screen(target: Any, family: Family, thetas: list[np.ndarray]) -> int:
+    """Index of the candidate whose short L-BFGS run ends highest (first one on ties).
+
+    The runs advance in lockstep, one iteration each per round, and every ``_SCREEN_EVERY``
+    iterations a run is dropped when it trails the best ELBO seen by more than
+    ``_SCREEN_MARGIN`` plus ``_SCREEN_REACH`` times its own gain over the last
+    ``_SCREEN_EVERY`` iterations (a run still climbing fast is kept; one that has flattened
+    out below the leader cannot win). Dropping only skips work: a dropped run could not have
+    ended highest unless its climb sped up again.
+    """
+    from vi_core.optimize import optimize
+
+    max_iter = 40 if family.n_components == 1 else 25
+    runs = [optimize(target, family, th, "lbfgs", tol=1e-4, max_iter=max_iter, elbo_tol=1e-4)
+            for th in thetas]
+    hist: list[list[float]] = [[] for _ in thetas]
+    alive = [True] * len(thetas)
+    running = [True] * len(thetas)
+    for it in range(max_iter + 1):
+        for i, run in enumerate(runs):
+            if not (alive[i] and running[i]):
+                continue
+            step = next(run, None)
+            if step is None:
+                running[i] = False
+                continue
+            val = step.result.elbo
+            hist[i].append(val if np.isfinite(val) else -np.inf)
+        if not any(a and r for a, r in zip(alive, running, strict=True)):
+            break
+        if it == 0 or it % _SCREEN_EVERY:
+            continue
+        top = max((h[-1] for h in hist if h), default=-np.inf)
+        for i, h in enumerate(hist):
+            if alive[i] and running[i] and len(h) > _SCREEN_EVERY:
+                gain = h[-1] - h[-1 - _SCREEN_EVERY]
+                if top - h[-1] > _SCREEN_MARGIN + _SCREEN_REACH * max(gain, 0.0):
+                    alive[i] = False
+                    runs[i].close()
+    best, best_val = 0, -np.inf
+    for i, h in enumerate(hist):
+        if alive[i] and h and np.isfinite(h[-1]) and h[-1] > best_val + 1e-9:
+            best, best_val = i, h[-1]
+    return best
 
 
 def gaussian_entropy(a: Any, b: Any, u: Any) -> np.ndarray:

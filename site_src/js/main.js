@@ -93,12 +93,21 @@ function syncUrl() {
 let frame = null;
 let targetLayer = null;
 
+/** The plot may be as wide as its column, but no taller than this. In an iframe the height must
+ * not follow the window's: the host resizes the iframe to our reported height, and a plot that
+ * grew with it would never settle. */
+function maxPlotHeight() {
+  if (root.dataset.embed === "1") return 520;
+  const stacked = window.matchMedia("(max-width: 760px)").matches;
+  return Math.max(180, stacked ? 0.6 * window.innerHeight : window.innerHeight - 110);
+}
+
 function layout() {
   const wrap = $("plot");
   const extent = (state.targetGrid || targetsById[state.target] || targetsById[initial.defaults.target]).extent;
   const aspect = (extent[3] - extent[2]) / (extent[1] - extent[0]);
   const avail = wrap.parentElement.clientWidth;
-  const maxH = Math.max(180, Number(getComputedStyle(wrap).getPropertyValue("--max-plot-height").trim().replace("px", "")) || 10000);
+  const maxH = maxPlotHeight();
   const width = Math.floor(Math.min(avail, maxH / aspect));
   const height = Math.floor(width * aspect);
   const canvas = $("plot-canvas");
@@ -165,7 +174,9 @@ function renderReadouts() {
     $("log-z-error").textContent = r.log_z_error > 0 ? `± ${r.log_z_error.toExponential(0)}` : "exact";
     // The bound: the bar fills up to the ELBO on a scale that ends at log Z.
     const gap = Math.max(r.kl ?? 0, 0);
-    const scale = Math.max(state.gaugeSpan || 0, gap, 0.5);
+    // The scale is set by the worst gap since Reset (with room below), so the bar fills up as
+    // the ELBO climbs and is full only when q is exact.
+    const scale = Math.max(state.gaugeSpan || 0, 1.5 * gap, 0.5);
     state.gaugeSpan = scale;
     const fill = Math.max(0, Math.min(1, 1 - gap / scale));
     $("bound-fill").style.width = `${(fill * 100).toFixed(2)}%`;
@@ -605,6 +616,7 @@ function wireControls() {
   });
   for (const name of EDITOR_FIELDS) $(`edit-${name}`).addEventListener("change", editorChanged);
   new ResizeObserver(() => { if (frame) render(); }).observe($("stage"));
+  window.addEventListener("resize", () => { if (frame) render(); });
 }
 
 // ---------------------------------------------------------------- start-up

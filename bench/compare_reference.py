@@ -1,0 +1,320 @@
+"""Compare vi_core with an emulation of the reference JavaScript demo's ELBO and optimizer.
+
+    .venv/bin/python bench/compare_reference.py [--targets a,b] [--families x,y] [--jobs N]
+
+What is emulated (the reference's method, re-implemented here on *our* targets)
+------------------------------------------------------------------------------
+* Targets: banana, bimodal, nessie, mickie, ring, funnel, in our tidy units
+  u = (X - 200) / 100, v = (Y - 150) / 100 with log Z preserved (the map is a shift plus one
+  common scale, so every Gaussian / mixture q maps onto the same family and KL is unchanged).
+  log Z is our stored value (exact or checked by quadrature), not the demo's hard-coded one.
+* Families: gaussian-isotropic, gaussian-diagonal, gaussian-full, mixture-3, mixture-10,
+  i.e. vi_core's families of the same names (correlation through tanh, equal fixed weights for
+  the mixtures, one scale per component for mixture-3, one shared scale for mixture-10).
+* Grid ELBO: for every component k, a 50 x 50 *midpoint* grid over the box [-3, 3]^2 in the
+  component's whitened coordinates z (x = m_k + L_k z, i.e. +-3 sigma along q's own axes), cell
+  side dz = 6/50, weights w_n = phi(z_n1) phi(z_n2) dz^2. This is the same as summing
+  q_k(x) (...) dA over the q-aligned grid in x space. The weights are *not* renormalised, so
+  the mass outside the box (about 0.54%) is simply dropped, as a plain grid sum does.
+      single Gaussian: ELBO_grid = sum_n w_n log p~(x_n) + H[q]      (closed-form entropy)
+      mixture:         ELBO_grid = sum_k pi_k sum_n w_n [log p~(x_kn) - log q(x_kn)]
+  i.e. for mixtures the entropy is the same grid quadrature of -log q (there is no closed
+  form); for single Gaussians we use the closed form, which can only make the grid ELBO *more*
+  accurate than a grid entropy would (generous to the reference).
+* Optimize: 100 steps of theta <- clip(theta + lr * g, lo, hi), with g the *forward*
+  finite-difference gradient of ELBO_grid, h = 1e-4, in vi_core's unconstrained parameters
+  theta (means, log scales, atanh(rho)), and (lo, hi) = family.bounds(target).
+  The step size is fixed per run; to be generous, every lr in {0.003, 0.01, 0.03, 0.1, 0.3} is
+  run and the one with the best *final true* ELBO (vi_core's accurate cubature at the 100th
+  iterate) is kept. A run whose grid ELBO or FD gradient becomes non-finite is frozen at its
+  last finite iterate (counted as "diverged"); the demo would propagate NaN instead.
+
+What is measured, per target x family x start
+---------------------------------------------
+* Starts: "init" = family.initial_params(target) (vi_core's target-aware Reset state) and
+  "poor" = every component near the extent's lower-left quarter point (xmin + w/4, ymin + h/4)
+  with all scales 0.15 w and rho = 0. Exactly coincident mixture components get identical
+  gradients (from either method) and can never separate, so the K components of a mixture are
+  put on a circle of radius 0.05 w around that point (deterministic; still one heavily
+  overlapping blob far from the mass). Both methods start from the same theta.
+* (a) grid error |ELBO_grid - ELBO| at the start, at the reference's final q and at our
+  optimum, with ELBO = vi_core.elbo (adaptive Gauss-Hermite, ~1e-6 accurate).
+* (b) true KL = log Z - ELBO after the reference's 100 FD steps (best lr) vs after
+  vi_core.optimize.fit (L-BFGS, exact gradients) from the same theta; our iterations and
+  seconds (optimisation only: theta0 is passed, so no initial_params screening is timed).
+* (c) max over the reference run's 101 iterates of ELBO_grid - log Z (best-lr run): a positive
+  value means the grid "ELBO" exceeds log Z, i.e. it is no longer a lower bound, and the
+  optimizer is climbing quadrature error. The summary also counts runs at any lr that did so.
+
+Not a test; timings depend on the machine. Assumptions beyond the facts above: the demo's
+exact grid rule (midpoint vs trapezoid), its bounds and its FD step in its own parameters are
+not known; the choices above are stated so the numbers can be reproduced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+
+from vi_core.elbo import elbo
+from vi_core.families import Family, get_family
+from vi_core.optimize import fit
+from vi_core.targets import get_target
+
+REFERENCE_TARGETS = ("banana", "bimodal", "nessie", "mickie", "ring", "funnel")
+REFERENCE_FAMILIES = ("gaussian-isotropic", "gaussian-diagonal", "gaussian-full", "mixture-3",
+                      "mixture-10")
+GRID_SIDE = 50
+GRID_HALF_WIDTH = 3.0  # in standard deviations of each component
+FD_STEP = 1e-4
+N_STEPS = 100
+STEP_SIZES = (0.003, 0.01, 0.03, 0.1, 0.3)
+POOR_SCALE = 0.15  # times the extent's width
+POOR_SPREAD = 0.05  # mixture components on a circle of this radius (times the width)
+_LOG_2PI = float(np.log(2.0 * np.pi))
+_CHUNK = 2_000_000  # max entries of the (thetas, J, K, N) log q array per batch
+
+
+def _midpoint_rule() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nodes (z1, z2) and weights of the 50 x 50 midpoint rule for N(0, I) on [-3, 3]^2."""
+    dz = 2.0 * GRID_HALF_WIDTH / GRID_SIDE
+    z = -GRID_HALF_WIDTH + (np.arange(GRID_SIDE) + 0.5) * dz
+    z1, z2 = (a.ravel() for a in np.meshgrid(z, z, indexing="ij"))
+    w = np.exp(-0.5 * (z1 * z1 + z2 * z2) - _LOG_2PI) * dz * dz
+    return z1, z2, w
+
+
+_Z1, _Z2, _W = _midpoint_rule()
+
+
+def _factors(family: Family, thetas: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stacked family.factors over a batch: log weights (P, K), means (P, K, 2), L (P, K, 2, 2)."""
+    parts = [family.factors(t) for t in thetas]
+    return (np.stack([p[0] for p in parts]), np.stack([p[1] for p in parts]),
+            np.stack([p[2] for p in parts]))
+
+
+def grid_elbo(target: Any, family: Family, thetas: np.ndarray) -> np.ndarray:
+    """The reference-style 50 x 50 grid ELBO of every row of ``thetas`` (P, n) -> (P,)."""
+    thetas = np.atleast_2d(np.asarray(thetas, dtype=float))
+    k = family.n_components
+    per = max(1, _CHUNK // (k * k * _W.size))
+    if len(thetas) > per:
+        return np.concatenate([grid_elbo(target, family, thetas[i:i + per])
+                               for i in range(0, len(thetas), per)])
+    logw, means, chol = _factors(family, thetas)
+    l00, l10, l11 = (chol[:, :, i, j, None] for i, j in ((0, 0), (1, 0), (1, 1)))
+    x1 = means[:, :, 0, None] + l00 * _Z1  # (P, K, N)
+    x2 = means[:, :, 1, None] + l10 * _Z1 + l11 * _Z2
+    with np.errstate(all="ignore"):
+        f = target.log_density(x1, x2)
+        logdet = np.log(chol[:, :, 0, 0]) + np.log(chol[:, :, 1, 1])  # (P, K)
+        if k == 1:
+            entropy = 1.0 + _LOG_2PI + logdet[:, 0]
+            return f[:, 0] @ _W + entropy
+        # log q at every node (P, K, N) of every component j: terms (P, J, K, N).
+        d1 = x1[:, None] - means[:, :, 0, None, None]
+        d2 = x2[:, None] - means[:, :, 1, None, None]
+        v1 = d1 / chol[:, :, 0, 0, None, None]
+        v2 = (d2 - chol[:, :, 1, 0, None, None] * v1) / chol[:, :, 1, 1, None, None]
+        terms = (logw - _LOG_2PI - logdet)[:, :, None, None] - 0.5 * (v1 * v1 + v2 * v2)
+        top = terms.max(axis=1)
+        logq = np.log(np.exp(terms - top[:, None]).sum(axis=1)) + top
+        return np.einsum("pk,pkn,n->p", np.exp(logw), f - logq, _W)
+
+
+@dataclass
+class ReferenceRun:
+    """The best-lr run of the emulated reference optimizer (and facts about all lrs)."""
+
+    lr: float
+    theta: np.ndarray
+    true_elbo: float
+    grid_trace: np.ndarray  # grid ELBO at iterates 0..100 of the kept run
+    any_lr_violates: bool  # some lr's run had grid ELBO > log Z at some iterate
+    n_diverged: int
+    seconds: float  # all lrs together
+
+
+def reference_optimize(target: Any, family: Family, theta0: np.ndarray) -> ReferenceRun:
+    """100 forward-FD gradient-ascent steps on the grid ELBO, for every lr in STEP_SIZES
+    (batched together), keeping the lr with the best final true ELBO."""
+    t0 = time.perf_counter()
+    lo, hi = family.bounds(target)
+    n, s = family.n_params, len(STEP_SIZES)
+    lrs = np.asarray(STEP_SIZES)[:, None]
+    theta = np.tile(np.clip(theta0, lo, hi), (s, 1))
+    alive = np.ones(s, dtype=bool)
+    trace = np.full((s, N_STEPS + 1), np.nan)
+    shifts = np.vstack([np.zeros(n), FD_STEP * np.eye(n)])  # (n + 1, n): base, then e_i h
+    for step in range(N_STEPS + 1):
+        if step == N_STEPS:  # the final iterate: value only
+            vals = grid_elbo(target, family, theta)
+            trace[:, step] = np.where(alive, vals, np.nan)
+            break
+        batch = (theta[:, None, :] + shifts[None]).reshape(-1, n)
+        vals = grid_elbo(target, family, batch).reshape(s, n + 1)
+        trace[:, step] = np.where(alive, vals[:, 0], np.nan)
+        grad = (vals[:, 1:] - vals[:, :1]) / FD_STEP
+        ok = alive & np.all(np.isfinite(vals), axis=1)
+        alive &= ok
+        theta = np.where(alive[:, None], np.clip(theta + lrs * np.nan_to_num(grad), lo, hi),
+                         theta)
+    seconds = time.perf_counter() - t0
+    finals = np.array([_true_elbo(target, family, t) for t in theta])
+    best = int(np.nanargmax(np.where(np.isfinite(finals), finals, -np.inf)))
+    excess = np.nanmax(trace, axis=1) - target.log_z
+    return ReferenceRun(lr=STEP_SIZES[best], theta=theta[best], true_elbo=float(finals[best]),
+                        grid_trace=trace[best], any_lr_violates=bool(np.any(excess > 0)),
+                        n_diverged=int(np.sum(~alive)), seconds=seconds)
+
+
+def _true_elbo(target: Any, family: Family, theta: np.ndarray) -> float:
+    return float(elbo(target, family, theta, with_grad=False).elbo)
+
+
+def poor_start(target: Any, family: Family) -> np.ndarray:
+    """Every component near the extent's lower-left quarter point, scales 0.15 x width."""
+    xmin, xmax, ymin, ymax = (float(v) for v in target.extent)
+    w = xmax - xmin
+    k = family.n_components
+    centre = np.array([xmin + w / 4, ymin + (ymax - ymin) / 4])
+    if k == 1:
+        means = centre[None]
+    else:
+        ang = 2.0 * np.pi * np.arange(k) / k
+        means = centre + POOR_SPREAD * w * np.column_stack([np.cos(ang), np.sin(ang)])
+    return family.from_natural({"means": means.tolist(),
+                                "scales": [[POOR_SCALE * w] * 2] * k})
+
+
+@dataclass
+class Row:
+    target: str
+    family: str
+    start: str
+    err_start: float
+    err_ref_end: float
+    err_our_opt: float
+    ref_lr: float
+    ref_kl: float
+    our_kl: float
+    our_iters: int
+    our_seconds: float
+    ref_seconds: float
+    max_excess: float
+    any_lr_violates: bool
+    n_diverged: int
+
+
+def compare(target_id: str, family_id: str) -> list[Row]:
+    """Both starts for one target x family."""
+    target, family = get_target(target_id), get_family(family_id)
+    rows = []
+    for start, theta0 in (("init", family.initial_params(target)),
+                          ("poor", poor_start(target, family))):
+        ref = reference_optimize(target, family, theta0)
+        ours = fit(target, family, "lbfgs", theta0=theta0)
+        our_theta = np.asarray(ours.theta)
+        grid = grid_elbo(target, family, np.vstack([theta0, ref.theta, our_theta]))
+        true = np.array([_true_elbo(target, family, theta0), ref.true_elbo, ours.elbo])
+        err = np.abs(grid - true)
+        rows.append(Row(target_id, family_id, start, float(err[0]), float(err[1]),
+                        float(err[2]), ref.lr, target.log_z - ref.true_elbo, ours.kl,
+                        ours.iterations, ours.seconds, ref.seconds,
+                        float(np.nanmax(ref.grid_trace) - target.log_z), ref.any_lr_violates,
+                        ref.n_diverged))
+    return rows
+
+
+def _table(rows: list[Row]) -> str:
+    header = ["target", "family", "start", "grid err start", "grid err ref end",
+              "grid err our opt", "ref lr", "ref KL", "our KL", "our iters", "our s",
+              "max grid ELBO - log Z", "bound violated"]
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in rows:
+        viol = "yes" if r.max_excess > 0 else ("any lr" if r.any_lr_violates else "no")
+        lr = f"{r.ref_lr:g}" + (f" ({r.n_diverged} div)" if r.n_diverged else "")
+        out.append("| " + " | ".join([
+            r.target, r.family, r.start, f"{r.err_start:.1e}", f"{r.err_ref_end:.1e}",
+            f"{r.err_our_opt:.1e}", lr, f"{r.ref_kl:.4f}", f"{r.our_kl:.4f}",
+            str(r.our_iters), f"{r.our_seconds:.2f}", f"{r.max_excess:+.3f}", viol]) + " |")
+    return "\n".join(out)
+
+
+def _summary(rows: list[Row]) -> str:
+    lines = []
+    for start in ("init", "poor"):
+        sel = [r for r in rows if r.start == start]
+        if not sel:
+            continue
+        errs = np.array([[r.err_start, r.err_ref_end, r.err_our_opt] for r in sel])
+        ref_kl = np.array([r.ref_kl for r in sel])
+        our_kl = np.array([r.our_kl for r in sel])
+        gap = ref_kl - our_kl
+        secs = np.array([r.our_seconds for r in sel])
+        iters = np.array([r.our_iters for r in sel])
+        worse = int(np.sum(gap > 1e-4))
+        better = int(np.sum(gap < -1e-4))
+        viol = sum(r.max_excess > 0 for r in sel)
+        viol_any = sum(r.any_lr_violates for r in sel)
+        w = int(np.argmax(gap))
+        lines += [
+            f"start = {start} ({len(sel)} target x family pairs):",
+            f"  (a) grid ELBO error, median / worst: at start {np.median(errs[:, 0]):.1e} / "
+            f"{errs[:, 0].max():.1e}; at ref end {np.median(errs[:, 1]):.1e} / "
+            f"{errs[:, 1].max():.1e}; at our optimum {np.median(errs[:, 2]):.1e} / "
+            f"{errs[:, 2].max():.1e} nats",
+            f"  (b) KL after 100 FD steps (best lr) median {np.median(ref_kl):.4f}, ours "
+            f"{np.median(our_kl):.4f}; ref KL - our KL median {np.median(gap):.4f}, worst "
+            f"{gap[w]:.4f} ({sel[w].target} / {sel[w].family}); ours lower by > 1e-4 in "
+            f"{worse}, higher by > 1e-4 in {better}, tied in {len(sel) - worse - better}",
+            f"      ours: median {int(np.median(iters))} iterations (max {iters.max()}), "
+            f"median {np.median(secs):.2f} s (max {secs.max():.2f} s)",
+            f"  (c) grid ELBO > log Z along the kept run in {viol} / {len(sel)} "
+            f"(at some lr in {viol_any}); largest excess "
+            f"{max(r.max_excess for r in sel):+.3f} nats",
+        ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--targets", default=",".join(REFERENCE_TARGETS))
+    ap.add_argument("--families", default=",".join(REFERENCE_FAMILIES))
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="worker processes (timings are per process; >1 adds contention)")
+    args = ap.parse_args()
+    pairs = [(t, f) for t in args.targets.split(",") for f in args.families.split(",")]
+    t0 = time.perf_counter()
+    if args.jobs > 1:
+        with ProcessPoolExecutor(args.jobs) as pool:
+            results = list(pool.map(compare, *zip(*pairs, strict=True)))
+    else:
+        results = []
+        for t, f in pairs:
+            results.append(compare(t, f))
+            print(f"# {t} / {f} done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr,
+                  flush=True)
+    rows = [r for rs in results for r in rs]
+    rows.sort(key=lambda r: (r.start != "init",))  # init block first, then poor; stable
+    print(f"Python {platform.python_version()}, numpy {np.__version__}, {platform.machine()}; "
+          f"total {time.perf_counter() - t0:.0f} s with --jobs {args.jobs}\n")
+    print(_table(rows))
+    print()
+    print(_summary(rows))
+
+
+if __name__ == "__main__":
+    main()

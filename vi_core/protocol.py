@@ -13,7 +13,8 @@ Methods (params -> result):
     rounded to 4 decimals: the grids are for drawing, never for the numbers shown}
 ``evaluate`` {target, family, k?, theta? | natural?} -> a *view* of q (below); no theta/natural
     means the family's initial q for that target (the page's Reset)
-``samples`` {target, family, k?, theta, n, seed} -> {points: [[x, y], ...]}
+``samples`` {target, family, k?, theta, n, seed} -> {points: [[x, y], ...],
+    mc: {elbo, error, n}}: the Monte Carlo ELBO (reparameterised, standard error) of q
 ``fit`` {target, family, k?, optimizer?, seed?, theta? | natural?} -> the CLI's ``fit --json``
 ``set_custom_target`` {source} -> target entry; afterwards ``target: "custom"`` refers to it
 ``start_run`` {target, family, k?, optimizer, theta} -> {run_id}
@@ -225,14 +226,21 @@ def evaluate(params: Json) -> Json:
 
 
 def samples(params: Json) -> Json:
+    from vi_core.elbo import elbo_mc
+
     target = _target(params["target"])
     family = _family(params["family"], params.get("k"))
     theta = _theta(family, params, target)
     n = int(params.get("n", 200))
     if not 1 <= n <= 20000:
         raise VIError("the number of samples must be between 1 and 20000")
-    rng = np.random.default_rng(int(params.get("seed", 0)))
-    return {"points": family.sample(theta, n, rng).tolist()}
+    seed = int(params.get("seed", 0))
+    points = family.sample(theta, n, np.random.default_rng(seed))
+    # What the samples are for: an unbiased (noisy) ELBO, next to the deterministic one.
+    mc = elbo_mc(target, family, theta, n_samples=max(n, 2), rng=np.random.default_rng(seed),
+                 with_grad=False)
+    return {"points": points.tolist(),
+            "mc": {"elbo": _finite(mc.elbo), "error": _finite(mc.error), "n": n}}
 
 
 def fit(params: Json) -> Json:

@@ -410,7 +410,15 @@ async function refreshSamples() {
   try {
     const theta = state.view.theta;
     const out = await samplesLatest({ target: state.target, family: state.family, k: familyK(), theta, n: SAMPLE_COUNT, seed: 1 });
-    if (out && state.view && state.view.theta === theta) { state.samples = out.points; render(); }
+    if (out && state.view && state.view.theta === theta) {
+      state.samples = out.points;
+      const mc = out.mc;
+      const el = $("mc-elbo");
+      el.hidden = mc.elbo === null;
+      el.dataset.value = mc.elbo === null ? "" : String(mc.elbo);
+      el.textContent = `From ${mc.n} draws of q, a Monte Carlo ELBO: ${fmt(mc.elbo, 3)} ± ${fmt(mc.error, 3)} (exact: ${fmt(state.view.readouts.elbo, 3)}). Sampling is what makes q tractable; stochastic VI climbs such noisy estimates.`;
+      render();
+    }
   } catch (err) {
     notice(`Could not draw samples: ${err.message}`);
   }
@@ -612,7 +620,7 @@ function wireControls() {
   $("reset-button").addEventListener("click", () => guarded(async () => { notice(""); await resetQ(); }));
   $("show-samples").addEventListener("change", (e) => {
     state.showSamples = e.target.checked;
-    if (state.showSamples) refreshSamples(); else render();
+    if (state.showSamples) refreshSamples(); else { $("mc-elbo").hidden = true; render(); }
   });
   for (const name of EDITOR_FIELDS) $(`edit-${name}`).addEventListener("change", editorChanged);
   new ResizeObserver(() => { if (frame) render(); }).observe($("stage"));

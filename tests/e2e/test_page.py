@@ -213,6 +213,13 @@ def test_step_and_samples(page, page_log, server):
     assert after["elbo"] != before["elbo"]
     page.check("[data-testid=samples-toggle]")
     wait_idle(page)
+    page.wait_for_selector("[data-testid=mc-elbo]:not([hidden])")
+    theta = json.loads(page.get_attribute("[data-testid=plot]", "data-theta"))
+    local = cpython("samples", target="bimodal", family="mixture-3", theta=theta, n=400, seed=1)
+    shown = float(page.get_attribute("[data-testid=mc-elbo]", "data-value"))
+    assert shown == pytest.approx(local["mc"]["elbo"], abs=1e-9)
+    # An unbiased estimate: within a few standard errors of the exact ELBO.
+    assert abs(shown - after["elbo"]) < 5 * local["mc"]["error"] + 1e-9
     assert_clean(page_log)
 
 

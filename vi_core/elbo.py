@@ -282,7 +282,8 @@ def elbo(target: Any, family: Family, theta: Any, *, with_grad: bool = True,
     parts = _q_parts(family, theta)
     closed = family.n_components == 1
     top = _max_rung(family.n_components)
-    i = _start_rung(min_order, top)
+    need, unseen = (0, 0.0) if closed else _thin_overlaps(parts, tol, LADDER[top])
+    i = _start_rung(max(min_order or 0, need), top)
     prev = _Eval(target, family, theta, *_rule(LADDER[i]), False, closed, parts)
     if not np.isfinite(prev.value):
         return _result(prev, np.inf, None, LADDER[i])
@@ -294,8 +295,52 @@ def elbo(target: Any, family: Family, theta: Any, *, with_grad: bool = True,
             return _result(cur, np.inf, None, LADDER[i])
         if err <= tol or i >= top:
             grad = cur.grad() if with_grad else None
-            return _result(cur, err, grad, LADDER[i])
+            return _result(cur, err + unseen, grad, LADDER[i])
         prev = cur
+
+
+def _thin_overlaps(parts, tol: float, top_order: int) -> tuple[int, float]:
+    """Guard for a thin component j inside a wider component k of a mixture.
+
+    On k's nodes log q has a plateau where pi_j N_j beats the rest: in k's whitened
+    coordinates it is about rho = w sqrt(max(2 log A, 1)) across, w being j's smallest scale
+    there and A = pi_j N_j(m_j) / (pi_k N_k(m_j)) its peak ratio. A rule whose central node
+    spacing (~ pi / sqrt(n)) is much larger than rho does not see it at all, so two coarse
+    rungs can agree while both miss it. What it contributes to k's share of the entropy is at
+    most about S = pi_j min(1, (pi^2/6 + log^2 A / 2) / A) (that is pi_k N_k(m_j) times the
+    integral of log(1 + A e^{-|v|^2/2}) over j's plane).
+
+    Returns (the order that sees every plateau with S > tol that the top rung can see,
+    the summed S of those it cannot see), the latter being added to the reported error.
+    """
+    logw, means, chol, _, pi = parts
+    # For every (k, j): B = L_k^-1 L_j (j's factor in k's coordinates), v = L_k^-1 (m_j - m_k).
+    inv = np.zeros_like(chol)
+    inv[:, 0, 0] = 1.0 / chol[:, 0, 0]
+    inv[:, 1, 1] = 1.0 / chol[:, 1, 1]
+    inv[:, 1, 0] = -chol[:, 1, 0] / (chol[:, 0, 0] * chol[:, 1, 1])
+    b = np.einsum("kab,jbc->kjac", inv, chol)
+    mm = np.einsum("kjac,kjbc->kjab", b, b)  # B B^T
+    half_tr = 0.5 * (mm[..., 0, 0] + mm[..., 1, 1])
+    lam = half_tr - np.sqrt(np.maximum(0.25 * (mm[..., 0, 0] - mm[..., 1, 1]) ** 2
+                                       + mm[..., 0, 1] ** 2, 0.0))
+    w = np.sqrt(np.maximum(lam, 0.0))
+    v = np.einsum("kab,kjb->kja", inv, means[None, :, :] - means[:, None, :])
+    logdet = np.log(chol[:, 0, 0]) + np.log(chol[:, 1, 1])
+    log_a = (logw[None, :] - logdet[None, :]) - (logw[:, None] - logdet[:, None]) \
+        + 0.5 * np.sum(v * v, axis=-1)
+    pos = np.maximum(log_a, 0.0)
+    with np.errstate(over="ignore"):
+        ratio = (np.pi**2 / 6.0 + 0.5 * pos * pos) * np.exp(-np.minimum(log_a, 700.0))
+    big = np.minimum(1.0, ratio) * pi[None, :]
+    rho = w * np.sqrt(np.maximum(2.0 * log_a, 1.0))
+    with np.errstate(divide="ignore"):
+        n_req = (np.pi / rho) ** 2
+    mask = (big > tol) & ~np.eye(len(pi), dtype=bool)
+    seen = mask & (n_req <= top_order)
+    need = int(np.ceil(np.max(n_req[seen]))) if np.any(seen) else 0
+    unseen = float(np.sum(big[mask & ~seen]))
+    return need, unseen
 
 
 def _result(ev: _Eval, err: float, grad: np.ndarray | None, order: int) -> ElboResult:

@@ -160,8 +160,13 @@ class _Eval:
                 f = target.log_density(x1, x2)
             self.f = np.broadcast_to(np.asarray(f, dtype=float), x1.shape)
         self.has_grad = want_grad
+        cones = tuple(getattr(target, "singular_points", ()) or ())
+        if cones:
+            self._remove_cones(cones, means, chol)
         # Per-component means of log p~ (and -log q): E_k[.] = sum_n w_n (.)_kn.
         self.ef_k = self.f @ w if w.ndim == 1 else np.sum(self.f * w, axis=-1)
+        if cones:
+            self.ef_k = self.ef_k + self.cone_e
         self.expected = float(pi @ self.ef_k)
         if closed_entropy:
             self.entropy = float(gaussian_entropy(blk[0, 2], blk[0, 3], blk[0, 4]))
@@ -171,6 +176,34 @@ class _Eval:
             self.eh_k = -(self.logq @ w)
             self.entropy = float(pi @ self.eh_k)
         self.value = self.expected + self.entropy
+
+    def _remove_cones(self, cones, means: np.ndarray, chol: np.ndarray) -> None:
+        """Subtract s |x - c| from log p~ at the nodes for every declared cone point (cx, cy, s),
+        leaving a smooth integrand, and keep the exact s E_k|x - c| per component (with its
+        derivatives in m_k and L_k) to add back (``_expected_norm``)."""
+        k = len(means)
+        f = np.array(self.f)
+        fx = np.array(self.fx) if self.has_grad else None
+        fy = np.array(self.fy) if self.has_grad else None
+        self.cone_e = np.zeros(k)
+        self.cone_gm = np.zeros((k, 2))
+        self.cone_gl = np.zeros((k, 3))
+        for cx, cy, slope in cones:
+            dx, dy = self.x1 - cx, self.x2 - cy
+            r = np.hypot(dx, dy)
+            f -= slope * r
+            if self.has_grad:
+                inv_r = slope / np.where(r > 0.0, r, 1.0)
+                inv_r = np.where(r > 0.0, inv_r, 0.0)
+                fx -= inv_r * dx
+                fy -= inv_r * dy
+            e, gm, gl = _expected_norm(means - np.array([cx, cy]), chol)
+            self.cone_e += slope * e
+            self.cone_gm += slope * gm
+            self.cone_gl += slope * gl
+        self.f = f
+        if self.has_grad:
+            self.fx, self.fy = fx, fy
 
     def _mixture_logq(self) -> None:
         chol, means = self.chol, self.means
@@ -219,6 +252,9 @@ class _Eval:
             g_l[:, 1] -= np.einsum("jkn,jkn->j", rc, t2 * v1)
             g_l[:, 2] -= np.einsum("jkn,jkn->j", rc, t2 * v2) - np.sum(rc, axis=(1, 2)) \
                 / chol[:, 1, 1]
+        if hasattr(self, "cone_e"):  # the exact part of the declared cone points
+            g_m += pi[:, None] * self.cone_gm
+            g_l += pi[:, None] * self.cone_gl
         # Through the nodes x = m + L z.
         a1, a2 = g1 * cw, g2 * cw
         z1, z2 = self.zb[..., 0], self.zb[..., 1]
@@ -242,6 +278,52 @@ class _Eval:
         # log pi = logits - logsumexp(logits).
         g_logits = g_logw - pi * np.sum(g_logw)
         return fam.pullback(g_logits, g_blk)
+
+
+# E|y| for a Gaussian y by one smooth 1D integral (``_expected_norm``): trapezoid rule in
+# u = log t, step and half-width (relative to u0 = -log E|y|^2).
+_CONE_H = 0.25
+_CONE_U = np.arange(-60.0, 60.0 + _CONE_H / 2, _CONE_H)
+
+
+def _expected_norm(mu: np.ndarray, chol: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """E|y| for y ~ N(mu_k, L_k L_k^T), per component: values (K,), d/dmu (K, 2) and
+    d/d(L00, L10, L11) (K, 3).
+
+    From sqrt(a) = (2 sqrt(pi))^-1 int_0^inf (1 - e^{-t a}) t^{-3/2} dt and the Gaussian
+    integral G(t) = E e^{-t|y|^2} = det(I + 2t Sigma)^{-1/2} exp(-t mu^T (I + 2t Sigma)^{-1} mu):
+
+        E|y| = (2 sqrt(pi))^-1 int_0^inf (1 - G(t)) t^{-3/2} dt,
+
+    taken over u = log t by the trapezoid rule, which converges geometrically for this
+    analytic, doubly exponentially decaying integrand (relative error ~1e-13; 1 - G is formed
+    with log1p/expm1 so small t keeps its precision). The derivatives differentiate G under
+    the integral: d log G/d mu = -2t P mu, d log G/d Sigma = -t P + 2t^2 (P mu)(P mu)^T with
+    P = (I + 2t Sigma)^-1, and d/dL = 2 (d/dSigma) L.
+    """
+    sig = chol @ np.swapaxes(chol, 1, 2)
+    a, b, c = sig[:, 0, 0, None], sig[:, 0, 1, None], sig[:, 1, 1, None]
+    u0 = -np.log(a[:, 0] + c[:, 0] + np.sum(mu * mu, axis=1))
+    t = np.exp(u0[:, None] + _CONE_U[None, :])  # (K, U)
+    det_m1 = 2.0 * t * (a + c) + 4.0 * t * t * (a * c - b * b)  # det(I + 2t Sigma) - 1
+    det = 1.0 + det_m1
+    p00, p01, p11 = (1.0 + 2.0 * t * c) / det, -2.0 * t * b / det, (1.0 + 2.0 * t * a) / det
+    mx, my = mu[:, 0, None], mu[:, 1, None]
+    pm0, pm1 = p00 * mx + p01 * my, p01 * mx + p11 * my
+    log_g = -0.5 * np.log1p(det_m1) - t * (mx * pm0 + my * pm1)
+    g = np.exp(log_g)
+    wt = _CONE_H / (2.0 * np.sqrt(np.pi)) / np.sqrt(t)  # dt t^{-3/2} = t^{-1/2} du
+    value = np.sum(-np.expm1(log_g) * wt, axis=1)
+    gw = g * wt
+    d_mu = 2.0 * np.stack([np.sum(gw * t * pm0, axis=1), np.sum(gw * t * pm1, axis=1)], axis=1)
+    s00 = np.sum(gw * (t * p00 - 2.0 * t * t * pm0 * pm0), axis=1)
+    s01 = np.sum(gw * (t * p01 - 2.0 * t * t * pm0 * pm1), axis=1)
+    s11 = np.sum(gw * (t * p11 - 2.0 * t * t * pm1 * pm1), axis=1)
+    # d/dL = 2 S L for the symmetric S = dE/dSigma; L is lower triangular.
+    l00, l10, l11 = chol[:, 0, 0], chol[:, 1, 0], chol[:, 1, 1]
+    d_l = 2.0 * np.stack([s00 * l00 + s01 * l10, s01 * l00 + s11 * l10, s11 * l11], axis=1)
+    return value, d_mu, d_l
 
 
 def _q_parts(fam: Family, theta: np.ndarray):

@@ -83,6 +83,10 @@ class Target:
     log_z_method: str
     log_density_fn: LogDensity = field(repr=False, compare=False, kw_only=True)
     value_and_grad_fn: ValueAndGrad = field(repr=False, compare=False, kw_only=True)
+    #: Cone points (cx, cy, s): log p~(x) - s |x - c| is smooth around c, while log p~ itself
+    #: has a kink there (e.g. ring: s = 0.8 / 0.1²). The ELBO integrates s |x - c| exactly and
+    #: only the smooth rest by cubature (vi_core.elbo); default: none.
+    singular_points: tuple[tuple[float, float, float], ...] = field(default=(), kw_only=True)
 
     def log_density(self, x, y) -> Array:
         """log p~(x, y), broadcasting x and y; same shape out."""
@@ -377,7 +381,7 @@ _LOGISTIC_LOG_Z = (-13.873479793030, 1e-8)
 
 def _builtin(
     id: str, name: str, extent, log_z: tuple[float, float] | float, vg: ValueAndGrad,
-    description: str,
+    description: str, singular_points: tuple[tuple[float, float, float], ...] = (),
 ) -> Target:
     if isinstance(log_z, tuple):
         value, error, method = log_z[0], log_z[1], "quadrature"
@@ -387,6 +391,7 @@ def _builtin(
         id=id, name=name, description=" ".join(description.split()),
         extent=tuple(float(e) for e in extent), log_z=float(value), log_z_error=float(error),
         log_z_method=method, log_density_fn=_value_only(vg), value_and_grad_fn=vg,
+        singular_points=tuple(tuple(float(v) for v in p) for p in singular_points),
     )
 
 
@@ -419,7 +424,8 @@ _BUILTINS: dict[str, Target] = {
             A thin ring of radius 0.8 with a Gaussian radial profile (sd 0.1): the mass lies on
             a curve and there is no mode to lock onto. Because KL(q||p) punishes q for putting
             mass in the empty middle, a Gaussian q covers only an arc; many mixture components
-            are needed to go round. log Z in closed form (a radial Gaussian integral)."""),
+            are needed to go round. log Z in closed form (a radial Gaussian integral).""",
+                 ((*_RING_CENTRE, _RING_RADIUS / _RING_SD**2),)),
         _builtin("funnel", "Funnel", REFERENCE_EXTENT, 0.0, _funnel_vg, """
             x ~ N(0, 0.5²) and y | x ~ N(0, 0.2 e^{2.5x}): the spread in y grows exponentially
             with x, and the mouth opens beyond the plot (about 4% of the mass lies outside it;
@@ -452,7 +458,7 @@ _BUILTINS: dict[str, Target] = {
             p~ = e^{-U}, U = ½((|z| - 2)/0.4)² - log(e^{-½((x-2)/0.6)²} + e^{-½((x+2)/0.6)²}),
             two crescents on a ring of radius 2. Multimodal and curved at once: a Gaussian picks
             one crescent; even mixtures fit the curvature only approximately. log Z by
-            quadrature."""),
+            quadrature.""", ((0.0, 0.0, 2.0 / 0.4**2),)),
         _builtin("neal-funnel", "Neal's funnel", (-10.0, 10.0, -7.5, 7.5), 0.0,
                  _neal_funnel_vg, """
             Neal's funnel (2003) in 2D: y ~ N(0, 3²) and x | y ~ N(0, e^y), the shape of

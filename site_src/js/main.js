@@ -33,6 +33,9 @@ const state = {
   view: null, // the latest view of q from vi_core (see vi_core/protocol.py)
   targetGrid: null,
   trace: [], // [[iteration, elbo]]
+  traceMode: "elbo", // or "gap": log Z - ELBO on a log scale
+  traceOptimizer: null, // who made the current trace
+  ghosts: [], // earlier runs on this target and family: [{label, trace}]
   iteration: 0,
   selected: 0,
   showSamples: false,
@@ -153,7 +156,8 @@ function render() {
   const tctx = $("elbo-trace").getContext("2d");
   tctx.setTransform(ratio, 0, 0, ratio, 0, 0);
   const logZ = state.view ? state.view.readouts.log_z : null;
-  drawTrace(tctx, $("elbo-trace").width / ratio, $("elbo-trace").height / ratio, state.trace, logZ);
+  drawTrace(tctx, $("elbo-trace").width / ratio, $("elbo-trace").height / ratio, state.trace, logZ,
+    { mode: state.traceMode, ghosts: state.ghosts });
 }
 
 function fmt(value, digits = 4) {
@@ -425,6 +429,12 @@ async function refreshSamples() {
 }
 
 function resetTrace() {
+  // A finished run stays on the plot, greyed, to compare with the next (another optimizer?).
+  if (state.trace.length > 1 && state.traceOptimizer) {
+    const name = optimizersById[state.traceOptimizer].name;
+    state.ghosts = [...state.ghosts, { label: name, trace: state.trace }].slice(-3);
+  }
+  state.traceOptimizer = null;
   state.trace = state.view ? [[0, state.view.readouts.elbo]] : [];
   state.iteration = 0;
   state.gaugeSpan = 0;
@@ -486,6 +496,7 @@ function cancelRun() {
 }
 
 function recordFrame(frameData) {
+  state.traceOptimizer = state.optimizer;
   for (const [, elbo] of frameData.trace) {
     state.iteration += 1;
     state.trace.push([state.iteration, elbo]);
@@ -551,6 +562,7 @@ async function useCustomTarget(source) {
   if (!option) { option = new Option(entry.name, "custom"); select.add(option); }
   state.customSource = source;
   state.target = "custom";
+  state.ghosts = [];
   select.value = "custom";
   describe();
   await loadTarget();
@@ -585,6 +597,7 @@ function wireControls() {
   describe();
   $("target-select").addEventListener("change", (e) => guarded(async () => {
     state.target = e.target.value;
+    state.ghosts = [];
     notice("");
     describe();
     await loadTarget();
@@ -592,12 +605,14 @@ function wireControls() {
   }));
   $("family-select").addEventListener("change", (e) => guarded(async () => {
     state.family = e.target.value;
+    state.ghosts = [];
     notice("");
     describe();
     await resetQ();
   }));
   $("k-select").addEventListener("change", (e) => guarded(async () => {
     state.k = Number(e.target.value);
+    state.ghosts = [];
     await resetQ();
   }));
   $("optimizer-select").addEventListener("change", (e) => {
@@ -618,6 +633,15 @@ function wireControls() {
   $("optimize-button").addEventListener("click", () => guarded(optimize));
   $("step-button").addEventListener("click", () => guarded(step));
   $("reset-button").addEventListener("click", () => guarded(async () => { notice(""); await resetQ(); }));
+  for (const button of document.querySelectorAll("[data-trace-mode]")) {
+    button.addEventListener("click", () => {
+      state.traceMode = button.dataset.traceMode;
+      for (const b of document.querySelectorAll("[data-trace-mode]")) {
+        b.setAttribute("aria-pressed", String(b === button));
+      }
+      render();
+    });
+  }
   $("show-samples").addEventListener("change", (e) => {
     state.showSamples = e.target.checked;
     if (state.showSamples) refreshSamples(); else { $("mc-elbo").hidden = true; render(); }

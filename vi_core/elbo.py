@@ -23,6 +23,18 @@ on one rule (``min_order``) so that a line search never sees such a jump.
 For a single Gaussian the entropy is closed form, 1 + log 2 pi + log|L|. For a mixture
 log q has no closed form and -E_q[log q] uses the same nodes.
 
+**Cone points.** A target may declare points c where log p~ has a kink s |x - c| (ring and
+energy-u1 at their centres; ``Target.singular_points``). Gauss-Hermite converges only
+algebraically there (~1e-3 off at the node cap with q centred on c), so the cubature is applied
+to the smooth log p~ - s |x - c| and s E_k|x - c| is added back exactly per component (a
+one-dimensional integral, ``_expected_norm``, with its derivatives).
+
+**Thin components.** On a wide component's nodes, a much thinner mixture component inside it
+is a plateau of log q that coarse rules may not see at all (two of them then agree while both
+miss it). For every such pair the rule order that sees the plateau is estimated, the ladder
+starts there (up to the cap), and if even the cap cannot see it, a bound on what the plateau
+contributes is added to ``error`` (``_thin_overlaps``), so ELBO <= log Z + error still holds.
+
 **Gradient** (reparameterisation through the nodes, exact for the estimate):
 
     d/dm_k  E_k[g] = E_z[grad g(x)],   d/dL_k E_k[g] = E_z[grad g(x) z^T],
@@ -440,14 +452,15 @@ def entropy(family: Family, theta: Any, *, tol: float = DEFAULT_TOL) -> EntropyR
     parts = _q_parts(family, theta)
     null = _NullTarget()
     top = _max_rung(family.n_components)
-    i = 0
+    need, unseen = _thin_overlaps(parts, tol, LADDER[top])
+    i = _start_rung(need, top)
     prev = _Eval(null, family, theta, *_rule(LADDER[i]), False, False, parts)
     while True:
         i += 1
         cur = _Eval(null, family, theta, *_rule(LADDER[i]), False, False, parts)
         err = abs(cur.entropy - prev.entropy)
         if err <= tol or i >= top:
-            return EntropyResult(cur.entropy, err, LADDER[i])
+            return EntropyResult(cur.entropy, err + unseen, LADDER[i])
         prev = cur
 
 

@@ -297,11 +297,16 @@ class Family:
         The target is evaluated on a 64 x 64 grid over its extent, and candidate starts are
         built from it: for one Gaussian, the grid moments of p, a Gaussian on each grid mode
         (with its basin's covariance) and on each cluster of weighted k-means with 2..4
-        clusters; for a mixture, weighted k-means with K clusters (farthest-point seeding) and
-        k-means within the grid's mode basins with K split by basin mass. Reverse KL has
-        several local optima on multimodal targets (which modes to cover, how many components
-        per mode), so each candidate is screened by a short L-BFGS run (up to 40 iterations for one
-        Gaussian, 25 for a mixture, on a 1e-4 cubature tolerance) and the *unoptimised* candidate whose run ends
+        clusters; for a mixture, weighted k-means with K clusters (farthest-point seeding),
+        k-means within the grid's mode basins with K split by basin mass, and with learned
+        weights also K equal-mass slices across each principal axis of the grid mass (so
+        components of different size can stack along a direction in which the target's width
+        changes, as in a funnel). Reverse KL has
+        several local optima (which modes to cover, how many components per mode, how to
+        tile one curved or funnel-shaped mode), so each candidate is screened by a short
+        L-BFGS run (up to 40 iterations for one Gaussian, 25 for a mixture, on a 1e-4 cubature
+        tolerance; the runs go in lockstep and one that has fallen well behind and flattened
+        out is dropped early, see ``_screen``) and the *unoptimised* candidate whose run ends
         highest is returned. Optimizing from it therefore follows that same path. The result
         is cached per (target object, family).
         """
@@ -313,7 +318,8 @@ class Family:
         if self.n_components == 1:
             cands = _gaussian_candidates(pts, prob)
         else:
-            cands = _mixture_candidates(pts, prob, self.n_components)
+            cands = _mixture_candidates(pts, prob, self.n_components,
+                                        slices=self.learns_weights)
         thetas: list[np.ndarray] = []
         for comps in cands:
             th = self._fit_components(*comps, target)
@@ -505,12 +511,13 @@ def _gaussian_candidates(pts: np.ndarray, prob: np.ndarray) -> list[tuple[np.nda
     return cands
 
 
-def _mixture_candidates(pts: np.ndarray, prob: np.ndarray, k: int
+def _mixture_candidates(pts: np.ndarray, prob: np.ndarray, k: int, slices: bool = True
                         ) -> list[tuple[np.ndarray, ...]]:
-    """k-means with K clusters, slices along each principal axis, and k-means per mode basin
-    with K split by basin mass."""
+    """k-means with K clusters, (if ``slices``) K slices across each principal axis, and
+    k-means per mode basin with K split by basin mass."""
     cands = [_kmeans(pts, prob, k)]
-    cands += _slices(pts, prob, k)
+    if slices:
+        cands += _slices(pts, prob, k)
     idx = _modes(pts, prob, k)
     if len(idx) < 2:
         return cands

@@ -215,8 +215,9 @@ def test_thin_component_inside_a_wide_one_reports_its_error() -> None:
                    [1.2261331001912392, 0.7594818177416864]],
         "correlations": [0.8995201328182407, 0.9492784261457068, 0.984231608638341]}
     r = elbo(t, f, f.from_natural(natural))
-    assert r.elbo > t.log_z  # the cubature's value is too high here ...
-    assert r.elbo <= t.log_z + r.error  # ... and its error says by how much it may be off
+    # Coarse rules put the value ~4e-5 above log Z here with an error of ~1e-7; now the error
+    # covers what the rules may miss.
+    assert r.elbo <= t.log_z + r.error
 
 
 def test_nonfinite_target_gives_nonfinite_elbo_not_an_exception() -> None:

@@ -172,6 +172,17 @@ def test_fit_reaches_best_of_restarts_quick(tid: str, fid: str) -> None:
     assert cached_fit(tid, fid).kl <= _restarts(tid, fid, 5) + 1e-3
 
 
+# Best KL of 20 random restarts (as in the slow test below) on single-peak targets where
+# k-means starts lead a learned-weight mixture to a worse local optimum than components
+# stacked along the direction in which the target's width changes.
+BEST_KNOWN = {("funnel", "mixture-full"): 0.0506, ("normal-posterior", "mixture-full"): 0.0110}
+
+
+@pytest.mark.parametrize("tid, fid", list(BEST_KNOWN))
+def test_fit_reaches_best_known_optimum(tid: str, fid: str) -> None:
+    assert cached_fit(tid, fid).kl <= BEST_KNOWN[(tid, fid)] + 1e-3
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("VI_CORE_SLOW") != "1",
                     reason="slow (~10 min): set VI_CORE_SLOW=1")

@@ -2,7 +2,8 @@
 # make test:  build, then run every test (unit + browser)
 # Each target installs what it needs (venv, npm packages, Pyodide files, a browser).
 
-PYTHON312 ?= $(shell command -v python3.12 2>/dev/null || ls $$(pyenv root 2>/dev/null)/versions/3.12.*/bin/python3.12 2>/dev/null | tail -1)
+# Python 3.12: on PATH, or under pyenv (found even when pyenv itself is not on PATH).
+PYTHON312 ?= $(shell command -v python3.12 2>/dev/null || ls $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.12.*/bin/python3.12 2>/dev/null | tail -1)
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000

@@ -467,6 +467,7 @@ async function guarded(action) {
   try {
     await action();
   } catch (err) {
+    if (err.name === "Restarted") return; // the restart says so itself
     notice(err.message, "error");
     render();
   }
@@ -627,7 +628,7 @@ function wireControls() {
       await useCustomTarget($("custom-source").value);
       notice(`Custom target ready: log Z = ${targetsById.custom.log_z.toFixed(4)} (± ${targetsById.custom.log_z_error.toExponential(0)}).`, "info");
     } catch (err) {
-      notice(`Your target was not accepted: ${err.message}`, "error");
+      if (err.name !== "Restarted") notice(`Your target was not accepted: ${err.message}`, "error");
     }
   }));
   $("optimize-button").addEventListener("click", () => guarded(optimize));
@@ -647,6 +648,7 @@ function wireControls() {
     if (state.showSamples) refreshSamples(); else { $("mc-elbo").hidden = true; render(); }
   });
   for (const name of EDITOR_FIELDS) $(`edit-${name}`).addEventListener("change", editorChanged);
+  $("restart-python").addEventListener("click", () => guarded(restartPython));
   new ResizeObserver(() => { if (frame) render(); }).observe($("stage"));
   window.addEventListener("resize", () => { if (frame) render(); });
 }
@@ -717,6 +719,31 @@ function reportHeight() {
 
 applyEmbedding();
 const urlNatural = applyUrl();
+
+/** Replace a stuck Python worker; the page keeps its state. A custom target that may be the
+ * cause is dropped (its source stays in the editor). */
+async function restartPython() {
+  $("restart-python").hidden = true;
+  state.restarts = (state.restarts || 0) + 1;
+  cancelRun();
+  state.openRun = null;
+  state.running = null;
+  state.pythonReady = false;
+  state.restoreNatural = state.view ? state.view.natural : null;
+  if (state.target === "custom") {
+    state.target = initial.defaults.target;
+    state.customSource = null;
+    state.restoreNatural = null;
+    state.targetGrid = null;
+    $("target-select").value = state.target;
+    describe();
+  }
+  controlsEnabled(false);
+  root.dataset.viStatus = "loading";
+  $("progress").hidden = false;
+  notice("Restarting Python…", "info");
+  await py.restart();
+}
 const firstPaintMatches = state.target === initial.defaults.target && state.family === initial.defaults.family && !urlNatural;
 if (state.target === initial.view.target) state.targetGrid = initial.target_grid;
 if (firstPaintMatches) {
@@ -742,8 +769,13 @@ const callbacks = {
       if (active) seen = true;
     }
   },
+  onStall: () => {
+    notice("Python has been busy for a while without answering (an endless loop in your target?). Restart it: the view is kept.", "error");
+    $("restart-python").hidden = false;
+  },
   onReady: async (versions) => {
     window.viVersions = versions;
+    const restarted = state.restarts > 0 && state.pythonReady === false && state.view !== null;
     $("python-version").textContent = `Python ${versions.python}, numpy ${versions.numpy}, scipy ${versions.scipy}`;
     for (const li of document.querySelectorAll("#stages li")) { li.classList.remove("active"); li.classList.add("done"); }
     $("progress").hidden = true;
@@ -764,7 +796,11 @@ const callbacks = {
         }
       }
       if (!state.targetGrid || state.targetGrid.target !== state.target) await loadTarget();
-      if (!firstPaintMatches) {
+      if (restarted) {
+        // Back where the visitor was: same target, family and q (the run's memory is gone).
+        await resetQ(state.restoreNatural);
+        notice("Python was restarted; your view is back.", "info");
+      } else if (!firstPaintMatches) {
         let natural = urlNatural;
         if (natural && !natural.scales) {
           const defaults = await py.call("evaluate", { target: state.target, family: state.family, k: familyK() });

@@ -420,3 +420,23 @@ def test_every_control_is_reachable_by_tab(page, page_log, server):
                    "optimize-button", "step-button", "reset-button", "samples-toggle"):
         assert needed in seen, (needed, seen)
     assert_clean(page_log)
+
+
+def test_a_runaway_custom_target_can_be_restarted_without_losing_the_view(page, page_log, server):
+    page.goto(f"{server.base_url}?target=ring&family=mixture-3")
+    wait_ready(page)
+    page.click("#custom summary")
+    page.fill("[data-testid=custom-source]", "def log_density(x, y):\n    while True:\n        pass\n")
+    page.click("[data-testid=custom-apply]")
+    page.wait_for_selector("[data-testid=restart-python]:not([hidden])", timeout=40_000)
+    page.click("[data-testid=restart-python]")
+    wait_ready(page, timeout=60_000)
+    page.wait_for_function("/restarted/.test(document.querySelector('[data-testid=notice]').textContent)")
+    assert page.input_value("[data-testid=target-select]") == "ring"
+    assert page.input_value("[data-testid=family-select]") == "mixture-3"
+    expected = cpython("evaluate", target="ring", family="mixture-3")["readouts"]
+    assert readouts(page)["elbo"] == pytest.approx(expected["elbo"], abs=1e-12)
+    page.click("[data-testid=optimize-button]")
+    page.wait_for_function("/Converged/.test(document.querySelector('[data-testid=notice]').textContent)",
+                           timeout=60_000)
+    assert_clean(page_log)

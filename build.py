@@ -320,7 +320,8 @@ def render_pages(config: dict, runtime: Runtime, wheel: Path, app_js: str,
         "favicon_svg": (SITE_SRC / "static" / "favicon.svg").read_text().strip(),
         "licenses": notices,
     }
-    standalone["initial_json"] = script_json(initial_data(config["defaults"], catalog))
+    # The same first view; the runtime comes inline, whatever the served pages use.
+    standalone["initial_json"] = script_json({**main_initial, "runtime": {"mode": "inline"}})
     pages["standalone.html"] = app.render(**standalone)
 
     for scene in config["scenes"]:

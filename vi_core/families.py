@@ -273,20 +273,37 @@ class Family:
         return self.check_theta(theta)
 
     # -- starting points ------------------------------------------------------------------
-    def bounds(self, target: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Box (lo, hi) on theta that optimizers project onto: a guard against absurd values.
+    @staticmethod
+    def natural_ranges(target: Any) -> dict[str, tuple[float, float]]:
+        """The ranges of q's natural parameters that ``bounds`` allows, for messages.
 
-        Means stay within the target's extent widened by 3 widths on each side; log scales
-        within [log(size) - 10, log(size) + 3] where size is the larger side of the extent.
+        Means stay within the target's extent widened by 3 widths on each side; scales within
+        [size e^-10, size e^3] where size is the larger side of the extent; |correlation| at
+        most tanh(6).
         """
         xmin, xmax, ymin, ymax = (float(v) for v in target.extent)
         w, h = xmax - xmin, ymax - ymin
         size = max(w, h)
+        return {
+            "mean_x": (xmin - 3 * w, xmax + 3 * w),
+            "mean_y": (ymin - 3 * h, ymax + 3 * h),
+            "scale": (size * np.exp(-10), size * np.exp(3)),
+            "correlation": (-np.tanh(_U_BOUND), np.tanh(_U_BOUND)),
+        }
+
+    def bounds(self, target: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Box (lo, hi) on theta that optimizers project onto: a guard against absurd values.
+
+        It is ``natural_ranges`` in the unconstrained coordinates (log scales, atanh rho).
+        """
+        r = self.natural_ranges(target)
         k = self.n_components
         lo_full = np.concatenate([np.full(k, -_LOGIT_BOUND), np.tile(
-            [xmin - 3 * w, ymin - 3 * h, np.log(size) - 10, np.log(size) - 10, -_U_BOUND], k)])
+            [r["mean_x"][0], r["mean_y"][0], np.log(r["scale"][0]), np.log(r["scale"][0]),
+             -_U_BOUND], k)])
         hi_full = np.concatenate([np.full(k, _LOGIT_BOUND), np.tile(
-            [xmax + 3 * w, ymax + 3 * h, np.log(size) + 3, np.log(size) + 3, _U_BOUND], k)])
+            [r["mean_x"][1], r["mean_y"][1], np.log(r["scale"][1]), np.log(r["scale"][1]),
+             _U_BOUND], k)])
         # Every theta entry maps to rows with the same bounds, so take its first row.
         first = np.argmax(self._jac != 0, axis=0)
         return lo_full[first], hi_full[first]

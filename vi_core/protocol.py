@@ -94,21 +94,18 @@ def _theta(family, params: Json, target) -> np.ndarray:
 
 
 def _check_in_range(family, theta: np.ndarray, target) -> None:
-    """q must lie in the box the optimizers keep to (``Family.bounds``); far outside it the ELBO is meaningless
-    (e.g. overflows), so say what the range is instead of showing a broken number."""
-    from vi_core.families import _U_BOUND
-
+    """q must lie in the box the optimizers keep to (``Family.bounds``); far outside it the
+    ELBO is meaningless (e.g. overflows), so say what the range is instead of showing a broken
+    number."""
     lo, hi = family.bounds(target)
     if np.all((theta >= lo - 1e-9) & (theta <= hi + 1e-9)):
         return
-    xmin, xmax, ymin, ymax = target.extent
-    w, h = xmax - xmin, ymax - ymin
-    size = max(w, h)
+    r = family.natural_ranges(target)
     raise VIError(
         f"q is out of range for this target: means must lie within "
-        f"[{xmin - 3 * w:g}, {xmax + 3 * w:g}] x [{ymin - 3 * h:g}, {ymax + 3 * h:g}], "
-        f"scales within [{size * math.exp(-10):.2g}, {size * math.exp(3):.3g}], "
-        f"|correlation| at most {math.tanh(_U_BOUND):.6g}")
+        f"[{r['mean_x'][0]:g}, {r['mean_x'][1]:g}] x [{r['mean_y'][0]:g}, {r['mean_y'][1]:g}], "
+        f"scales within [{r['scale'][0]:.2g}, {r['scale'][1]:.3g}], "
+        f"|correlation| at most {r['correlation'][1]:.6g}")
 
 
 def _grid(extent, nx: int, ny: int) -> tuple[np.ndarray, np.ndarray]:

@@ -110,8 +110,7 @@ def page_log(page) -> PageLog:
     log = PageLog()
     page.on("console", lambda m: m.type == "error" and log.console_errors.append(m.text))
     page.on("pageerror", lambda e: log.console_errors.append(f"pageerror: {e}"))
-    page.on("request", lambda r: log.requests.append(r.url))
-    # Workers' requests are reported on the context, not always on the page.
+    # The context reports the page's requests and its workers' (the page alone misses some).
     page.context.on("request", lambda r: log.requests.append(r.url))
     return log
 

@@ -100,8 +100,9 @@ let targetLayer = null;
  * not follow the window's: the host resizes the iframe to our reported height, and a plot that
  * grew with it would never settle. */
 function maxPlotHeight() {
-  if (root.dataset.embed === "1") return 520;
   const stacked = window.matchMedia("(max-width: 760px)").matches;
+  // Embedded and stacked, the panel sits under the plot: leave it room in a 700 px frame.
+  if (root.dataset.embed === "1") return stacked ? 260 : 520;
   return Math.max(180, stacked ? 0.6 * window.innerHeight : window.innerHeight - 110);
 }
 
@@ -505,6 +506,11 @@ function recordFrame(frameData) {
   acceptView(frameData.view);
 }
 
+function announceEnd(converged) {
+  notice(converged ? `Converged after ${state.iteration} iterations.`
+    : `Stopped after the iteration limit (${state.iteration}); press Optimize to continue.`, "info");
+}
+
 async function optimize() {
   if (state.running) { stopRun(); return; }
   notice("");
@@ -528,7 +534,7 @@ async function optimize() {
     if (result.trace.length) recordFrame(result);
     else if (result.view) acceptView(result.view);
     state.openRun = result.done ? null : result.run_id;
-    if (result.done) notice(result.converged ? `Converged after ${state.iteration} iterations.` : `Stopped after the iteration limit (${state.iteration}); press Optimize to continue.`, "info");
+    if (result.done) announceEnd(result.converged);
   } catch (err) {
     if (!run.cancelled) notice(`Optimization failed: ${err.message}`, "error");
   } finally {
@@ -546,7 +552,7 @@ async function step() {
   const out = await python("advance_run", { run_id: state.openRun, steps: 1 });
   if (out.trace.length) recordFrame(out);
   if (out.done) {
-    notice(out.converged ? `Converged after ${state.iteration} iterations.` : "Reached the iteration limit.", "info");
+    announceEnd(out.converged);
     discardOpenRun();
   }
 }
@@ -563,10 +569,15 @@ async function useCustomTarget(source) {
   if (!option) { option = new Option(entry.name, "custom"); select.add(option); }
   state.customSource = source;
   state.target = "custom";
-  state.ghosts = [];
   select.value = "custom";
-  describe();
   await loadTarget();
+  await startOver();
+}
+
+/** A new target, family or K: earlier runs no longer compare, so the trace starts afresh. */
+async function startOver() {
+  state.ghosts = [];
+  describe();
   await resetQ();
 }
 
@@ -598,23 +609,18 @@ function wireControls() {
   describe();
   $("target-select").addEventListener("change", (e) => guarded(async () => {
     state.target = e.target.value;
-    state.ghosts = [];
     notice("");
-    describe();
     await loadTarget();
-    await resetQ();
+    await startOver();
   }));
   $("family-select").addEventListener("change", (e) => guarded(async () => {
     state.family = e.target.value;
-    state.ghosts = [];
     notice("");
-    describe();
-    await resetQ();
+    await startOver();
   }));
   $("k-select").addEventListener("change", (e) => guarded(async () => {
     state.k = Number(e.target.value);
-    state.ghosts = [];
-    await resetQ();
+    await startOver();
   }));
   $("optimizer-select").addEventListener("change", (e) => {
     state.optimizer = e.target.value;

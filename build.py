@@ -270,13 +270,14 @@ def make_env() -> jinja2.Environment:
     )
 
 
-def bundle_js(out_file: Path) -> None:
-    """Bundle the page's ES modules (and the npm libraries they import) into one classic script:
-    browsers refuse module scripts from file://, and a page opened from disk must still paint
-    its first view and say what to do."""
+def bundle_js(entry: str, out_file: Path) -> None:
+    """Bundle one entry of site_src/js (and the modules and npm libraries it imports) into one
+    classic script: browsers refuse module scripts from file://, and a page opened from disk
+    must still paint its first view and say what to do; the worker uses importScripts, which
+    only classic workers have."""
     esbuild = NPM / ".bin" / "esbuild"
     subprocess.run(
-        [str(esbuild), str(SITE_SRC / "js" / "main.js"), "--bundle", "--format=iife",
+        [str(esbuild), str(SITE_SRC / "js" / entry), "--bundle", "--format=iife",
          "--target=es2020", "--minify", "--legal-comments=none", "--log-level=warning",
          f"--outfile={out_file}"],
         check=True,
@@ -289,7 +290,7 @@ def inline_asset(name: str, data: bytes) -> dict:
     return {"name": name, "data": base64.b64encode(packed).decode()}
 
 
-def render_pages(config: dict, runtime: Runtime, wheel: Path, app_js: str,
+def render_pages(config: dict, runtime: Runtime, wheel: Path, app_js: str, worker_js: str,
                  runtime_mode: str = "vendored") -> dict[str, str]:
     """Every HTML page of the site, by path in dist/."""
     env = make_env()
@@ -305,7 +306,7 @@ def render_pages(config: dict, runtime: Runtime, wheel: Path, app_js: str,
     pages["index.html"] = app.render(**main)
 
     # One file for offline use: style, script, runtime and licences all inline.
-    assets = [inline_asset("worker.js", (SITE_SRC / "static" / "worker.js").read_bytes())]
+    assets = [inline_asset("worker.js", worker_js.encode())]
     for name, path in sorted(runtime.files.items()):
         assets.append(inline_asset(name, path.read_bytes()))
     assets.append(inline_asset(wheel.name, wheel.read_bytes()))
@@ -348,10 +349,11 @@ def build(out_dir: Path, config_path: Path, cache_dir: Path, local_dir: Path | N
     runtime = gather_runtime(cache_dir, local_dir, offline)
     wheel = build_wheel(ROOT, cache_dir / "wheel")
     runtime.lock["packages"]["vi-core"] = lock_entry(wheel, vi_core.__version__)
-    staging = cache_dir / "app.js"
-    bundle_js(staging)
-    app_js = staging.read_text()
-    pages = render_pages(config, runtime, wheel, app_js, runtime_mode)
+    bundle_js("main.js", cache_dir / "app.js")
+    bundle_js("worker.js", cache_dir / "worker.js")
+    app_js = (cache_dir / "app.js").read_text()
+    worker_js = (cache_dir / "worker.js").read_text()
+    pages = render_pages(config, runtime, wheel, app_js, worker_js, runtime_mode)
 
     # Write: a fresh dist/ each time, so nothing stale is deployed.
     if out_dir.exists():
@@ -365,6 +367,7 @@ def build(out_dir: Path, config_path: Path, cache_dir: Path, local_dir: Path | N
         if static.is_file():
             shutil.copyfile(static, out_dir / "assets" / static.relative_to(SITE_SRC / "static"))
     (out_dir / "assets" / "app.js").write_text(app_js)
+    (out_dir / "assets" / "worker.js").write_text(worker_js)
     shutil.copyfile(wheel, out_dir / "pyodide" / wheel.name)
     if runtime_mode == "vendored":
         for name, path in sorted(runtime.files.items()):

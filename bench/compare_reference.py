@@ -30,7 +30,7 @@ What is emulated (the reference's method, re-implemented here on *our* targets)
   reports (c) in both units.
 * Optimize: 100 steps of theta <- clip(theta + lr * g, lo, hi), with g the *forward*
   finite-difference gradient of ELBO_grid, h = 1e-4, in vi_core's unconstrained parameters
-  theta (means, log scales, atanh(rho)), and (lo, hi) = family.bounds(target).
+  theta (means, log scales, atanh(rho)), and (lo, hi) = family.bounds(target.extent).
   The step size is fixed per run; to be generous, every lr in {0.003, 0.01, 0.03, 0.1, 0.3} is
   run and the one with the best *final true* ELBO (vi_core's accurate cubature at the 100th
   iterate) is kept. A run whose grid ELBO or FD gradient becomes non-finite is frozen at its
@@ -38,7 +38,7 @@ What is emulated (the reference's method, re-implemented here on *our* targets)
 
 What is measured, per target x family x start
 ---------------------------------------------
-* Starts: "init" = family.initial_params(target) (vi_core's target-aware Reset state) and
+* Starts: "init" = initial_params(target, family) (vi_core's target-aware Reset state) and
   "poor" = every component near the extent's lower-left quarter point (xmin + w/4, ymin + h/4)
   with all scales 0.15 w and rho = 0. Exactly coincident mixture components get identical
   gradients (from either method) and can never separate, so the K components of a mixture are
@@ -76,7 +76,8 @@ import numpy as np
 
 from vi_core.elbo import elbo
 from vi_core.families import Family, get_family
-from vi_core.optimize import fit
+from vi_core.fit import fit
+from vi_core.starts import initial_params
 from vi_core.targets import get_target
 
 REFERENCE_TARGETS = ("banana", "bimodal", "nessie", "mickie", "ring", "funnel")
@@ -236,7 +237,7 @@ class ReferenceRun:
 def reference_optimize(target: Any, family: Family, theta0: np.ndarray) -> ReferenceRun:
     """100 forward-FD gradient-ascent steps on the grid ELBO, for every lr in STEP_SIZES
     (batched together), keeping the lr with the best final true ELBO."""
-    lo, hi = family.bounds(target)
+    lo, hi = family.bounds(target.extent)
     s = len(STEP_SIZES)
     lrs = np.asarray(STEP_SIZES)[:, None]
     theta = np.tile(np.clip(theta0, lo, hi), (s, 1))
@@ -300,7 +301,7 @@ def compare(target_id: str, family_id: str) -> list[Row]:
     """Both starts for one target x family."""
     target, family = get_target(target_id), get_family(family_id)
     rows = []
-    for start, theta0 in (("init", family.initial_params(target)),
+    for start, theta0 in (("init", initial_params(target, family)),
                           ("poor", poor_start(target, family))):
         ref = reference_optimize(target, family, theta0)
         ours = fit(target, family, "lbfgs", theta0=theta0)

@@ -1,15 +1,71 @@
 """vi_core: variational inference in two dimensions.
 
-Targets p~ (unnormalised log densities), approximating families q, the ELBO
-E_q[log p~] + H[q] with exact gradients, optimizers, and log Z for reference.
-Pure Python over numpy and scipy, so it runs unchanged on CPython and in Pyodide.
+Targets p~ (unnormalised log densities, known up to their normaliser Z), approximating
+families q, the ELBO E_q[log p~] + H[q] <= log Z with exact gradients and error estimates,
+optimizers, and log Z for reference. Pure Python over numpy, so it runs unchanged on CPython
+and in Pyodide::
+
+    import vi_core as vi
+    result = vi.fit(vi.get_target("banana"), vi.get_family("gaussian-full"))
+    print(result.elbo, result.log_z, result.kl)
+
+The modules form one-way layers (each imports only those before it): errors -> target ->
+targets, log_z, custom_target -> families -> elbo -> optimize -> starts -> fit -> protocol,
+cli. ``vi_core.protocol`` (the page's JSON door) is not imported here.
 """
 
 __version__ = "0.1.0"
 
-from vi_core.elbo import ElboResult, elbo, elbo_mc
-from vi_core.families import Family, family_ids, get_family
-from vi_core.optimize import OPTIMIZERS, FitResult, Step, fit, optimize, optimizer_ids
+from vi_core.custom_target import target_from_source
+from vi_core.elbo import ElboResult, EntropyResult, elbo, elbo_mc, entropy
+from vi_core.errors import FamilyError, OptimizerError, TargetError, VIError
+from vi_core.families import MAX_COMPONENTS, Family, family_ids, get_family
+from vi_core.fit import FitResult, fit
+from vi_core.log_z import compute_log_z
+from vi_core.optimize import (
+    OPTIMIZERS,
+    Objective,
+    Optimizer,
+    OptState,
+    Step,
+    get_optimizer,
+    optimize,
+    optimizer_ids,
+)
+from vi_core.starts import initial_params, random_params
+from vi_core.target import Target
+from vi_core.targets import get_target, target_ids
 
-__all__ = ["OPTIMIZERS", "ElboResult", "Family", "FitResult", "Step", "__version__", "elbo",
-           "elbo_mc", "family_ids", "fit", "get_family", "optimize", "optimizer_ids"]
+__all__ = [
+    "MAX_COMPONENTS",
+    "OPTIMIZERS",
+    "ElboResult",
+    "EntropyResult",
+    "Family",
+    "FamilyError",
+    "FitResult",
+    "Objective",
+    "OptState",
+    "Optimizer",
+    "OptimizerError",
+    "Step",
+    "Target",
+    "TargetError",
+    "VIError",
+    "__version__",
+    "compute_log_z",
+    "elbo",
+    "elbo_mc",
+    "entropy",
+    "family_ids",
+    "fit",
+    "get_family",
+    "get_optimizer",
+    "get_target",
+    "initial_params",
+    "optimize",
+    "optimizer_ids",
+    "random_params",
+    "target_from_source",
+    "target_ids",
+]

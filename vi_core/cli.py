@@ -3,7 +3,7 @@
     python -m vi_core targets [--json]
     python -m vi_core families [--json]
     python -m vi_core fit (--target ID | --target-file PATH) --family ID [--optimizer ID]
-                          [--seed N] [--json]
+                          [--json]
 
 ``fit --json`` prints one JSON object (``FitResult.to_dict()``); without ``--json`` a table.
 Bad input exits with status 2 and a one-line message on stderr, never a traceback.
@@ -18,7 +18,12 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from vi_core.custom_target import target_from_source
 from vi_core.errors import VIError
+from vi_core.families import MAX_COMPONENTS, family_ids, get_family
+from vi_core.fit import fit
+from vi_core.optimize import OPTIMIZERS
+from vi_core.targets import get_target, target_ids
 
 EXIT_USAGE = 2
 
@@ -59,8 +64,6 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
 
 
 def _cmd_targets(args: argparse.Namespace) -> None:
-    from vi_core.targets import get_target, target_ids
-
     entries = []
     for tid in target_ids():
         t = get_target(tid)
@@ -77,8 +80,6 @@ def _cmd_targets(args: argparse.Namespace) -> None:
 
 
 def _cmd_families(args: argparse.Namespace) -> None:
-    from vi_core.families import family_ids, get_family
-
     entries = []
     for fid in family_ids():
         f = get_family(fid)
@@ -89,12 +90,11 @@ def _cmd_families(args: argparse.Namespace) -> None:
         return
     print(_table([[e["id"], e["name"], str(e["n_components"]), str(e["n_params"])]
                   for e in entries], ["id", "name", "K", "params"]))
-    print("\nmixture-full takes K = 1..10 as mixture-full-K (default K = 3).")
+    print(f"\nmixture-full takes K = 1..{MAX_COMPONENTS} as mixture-full-K "
+          f"(default K = {get_family('mixture-full').n_components}).")
 
 
 def _load_target(args: argparse.Namespace) -> Any:
-    from vi_core.targets import get_target, target_from_source
-
     if args.target_file is None:
         return get_target(args.target)
     try:
@@ -111,14 +111,11 @@ def _load_target(args: argparse.Namespace) -> Any:
 
 
 def _cmd_fit(args: argparse.Namespace) -> None:
-    from vi_core.families import get_family
-    from vi_core.optimize import OPTIMIZERS, fit
-
     if args.optimizer not in OPTIMIZERS:
         _fail(f"unknown optimizer {args.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
     family = get_family(args.family)
     target = _load_target(args)
-    result = fit(target, family, args.optimizer, seed=args.seed)
+    result = fit(target, family, args.optimizer)
     out = result.to_dict()
     if args.json:
         _print_json(out)
@@ -143,16 +140,6 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid seed {text!r}: expected an integer") from None
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"invalid seed {text!r}: must be in [0, 2^63)")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of ``python -m vi_core``."""
     parser = _Parser(prog="python -m vi_core",
@@ -171,7 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--family", required=True, help="family id (see `families`)")
     p.add_argument("--optimizer", default="lbfgs",
                    help="gradient-ascent, adam or lbfgs (default)")
-    p.add_argument("--seed", type=_seed, default=0, help="seed (default 0)")
+    # Accepted so that command lines written for vi_core 0.1 still run; every optimizer is
+    # deterministic, so there is nothing to seed and the value is ignored.
+    p.add_argument("--seed", help=argparse.SUPPRESS)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_fit)
     return parser

@@ -23,6 +23,9 @@ import numpy as np
 
 from vi_core.errors import TargetError
 from vi_core.log_z import check_extent, compute_log_z
+from vi_core.target import Target
+
+__all__ = ["DEFAULT_EXTENT", "target_from_source"]
 
 DEFAULT_EXTENT = (-3.0, 3.0, -3.0, 3.0)
 # How far (in nats) log p~ must fall from its peak to the extent's edge: less means the edge
@@ -202,8 +205,6 @@ def target_from_source(source: str, target_id: str = "custom", name: str = "Cust
     returning the wrong shape / non-real values / NaN / +inf / -inf everywhere, a density that
     is not well below its peak at the extent's edge, or a log Z that does not converge.
     """
-    from vi_core.targets import Target
-
     if not isinstance(source, str):
         raise TargetError(f"the source must be text, got {type(source).__name__}")
     try:

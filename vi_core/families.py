@@ -26,15 +26,23 @@ component; ``from_natural(to_natural(theta)) == theta`` to rounding.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
+from vi_core._numeric import log_cosh, logsumexp
 from vi_core.errors import FamilyError
 
-__all__ = ["MAX_COMPONENTS", "Family", "family_ids", "get_family"]
+__all__ = ["DEFAULT_MIXTURE_FULL_K", "MAX_COMPONENTS", "Family", "Kind", "family_ids",
+           "gaussian_entropy", "get_family"]
 
+#: The largest K a family may have (``mixture-full-K``, K = 1..MAX_COMPONENTS).
 MAX_COMPONENTS = 10
+#: K of ``mixture-full`` when none is given.
+DEFAULT_MIXTURE_FULL_K = 3
+#: How a component's covariance is parameterised.
+Kind = Literal["isotropic", "diagonal", "full"]
+Extent = tuple[float, float, float, float]
 _LOG_2PI = float(np.log(2.0 * np.pi))
 # Per-component block of ``full``: mean x, mean y, log sx, log sy, atanh(rho).
 _MX, _MY, _A, _B, _U = range(5)
@@ -43,13 +51,6 @@ _MX, _MY, _A, _B, _U = range(5)
 # logits within +-30 keep every weight above ~1e-26 so log weights stay finite.
 _U_BOUND = 6.0
 _LOGIT_BOUND = 30.0
-_GRID = 64  # side of the target grid used to build target-aware starting points
-# Candidate screening (``_screen``): checkpoint spacing, absolute margin (nats) and how many
-# checkpoint-gains of further climb a trailing run is credited with.
-_SCREEN_EVERY = 4
-_SCREEN_MARGIN = 0.01
-_SCREEN_REACH = 3.0
-_INIT_CACHE: dict[tuple[int, str], tuple[Any, np.ndarray]] = {}
 
 
 def _as_theta(theta: Any, n_params: int, family_id: str) -> np.ndarray:
@@ -70,8 +71,12 @@ class Family:
     """A family of mixtures of K Gaussians, parameterised by an unconstrained vector theta.
 
     Attributes: ``id``, ``name``, ``description``, ``n_components`` (K), ``n_params``
-    (length of theta), ``learns_weights`` and ``kind`` (``"isotropic"``, ``"diagonal"`` or
-    ``"full"`` covariance; ``shared_scale`` for mixture-10).
+    (length of theta), ``learns_weights``, ``kind`` (``"isotropic"``, ``"diagonal"`` or
+    ``"full"`` covariance) and ``shared_scale`` (one scale for every component, mixture-10).
+
+    A Family only maps parameters: theta <-> components, log q, sampling, the closed-form
+    entropy of one Gaussian, and the box of allowed values for a target's extent. Mixture
+    entropies are computed by ``vi_core.elbo.entropy``; starting points by ``vi_core.starts``.
     """
 
     def __init__(
@@ -80,7 +85,7 @@ class Family:
         name: str,
         description: str,
         n_components: int,
-        kind: str,
+        kind: Kind,
         *,
         learns_weights: bool = False,
         shared_scale: bool = False,
@@ -147,7 +152,7 @@ class Family:
     def factors(self, theta: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return (log weights (K,), means (K, 2), Cholesky factors L (K, 2, 2))."""
         logits, blk = self.expand(theta)
-        logw = logits - _logsumexp(logits)
+        logw = logits - logsumexp(logits)
         ea, eb, u = np.exp(blk[:, _A]), np.exp(blk[:, _B]), blk[:, _U]
         chol = np.zeros((self.n_components, 2, 2))
         chol[:, 0, 0] = ea
@@ -171,7 +176,7 @@ class Family:
         v2 = (dy - chol[:, 1, 0] * v1) / chol[:, 1, 1]
         logdet = np.log(chol[:, 0, 0]) + np.log(chol[:, 1, 1])
         terms = logw - _LOG_2PI - logdet - 0.5 * (v1 * v1 + v2 * v2)
-        return _logsumexp(terms, axis=-1)
+        return logsumexp(terms, axis=-1)
 
     def sample(self, theta: Any, n: int, rng: np.random.Generator) -> np.ndarray:
         """Draw n points, shape (n, 2): a component by its weight, then m_k + L_k z."""
@@ -179,35 +184,30 @@ class Family:
         if n < 0:
             raise FamilyError(f"{self.id}: number of samples must be >= 0, got {n}")
         logw, means, chol = self.factors(theta)
-        if self.n_components == 1:
-            idx = np.zeros(n, dtype=int)
-        else:
-            cum = np.cumsum(np.exp(logw))
-            idx = np.minimum(np.searchsorted(cum / cum[-1], rng.random(n), side="right"),
-                             self.n_components - 1)
+        w = np.exp(logw)
+        idx = rng.choice(self.n_components, size=n, p=w / w.sum())
         z = rng.standard_normal((n, 2))
         return means[idx] + np.einsum("nij,nj->ni", chol[idx], z)
 
     def entropy(self, theta: Any) -> float:
-        """H[q] = -E_q[log q].
+        """H[q] = -E_q[log q] of a single Gaussian, in closed form:
+        H = 1 + log(2 pi) + log sx + log sy + 1/2 log(1 - rho^2).
 
-        A single Gaussian has the closed form H = 1 + log(2 pi) + log sx + log sy
-        + 1/2 log(1 - rho^2). A mixture has none; it uses the same adaptive Gauss-Hermite
-        cubature as the ELBO (``vi_core.elbo.entropy``).
+        A mixture has no closed form: use ``vi_core.entropy(family, theta)`` (the ELBO's
+        adaptive cubature, with an error estimate); asking a mixture here raises FamilyError.
         """
-        if self.n_components == 1:
-            _, blk = self.expand(theta)
-            return float(gaussian_entropy(blk[0, _A], blk[0, _B], blk[0, _U]))
-        from vi_core.elbo import entropy as _entropy  # elbo imports this module
-
-        return _entropy(self, theta).value
+        if self.n_components != 1:
+            raise FamilyError(f"{self.id}: a mixture's entropy has no closed form; use "
+                              "vi_core.entropy(family, theta)")
+        _, blk = self.expand(theta)
+        return float(gaussian_entropy(blk[0, _A], blk[0, _B], blk[0, _U]))
 
     # -- natural parameters ---------------------------------------------------------------
     def to_natural(self, theta: Any) -> dict[str, list]:
         """theta -> {"weights": [K], "means": [[x, y]]*K, "scales": [[sx, sy]]*K,
         "correlations": [K]} as plain Python floats (JSON-able)."""
         logits, blk = self.expand(theta)
-        w = np.exp(logits - _logsumexp(logits))
+        w = np.exp(logits - logsumexp(logits))
         return {
             "weights": [float(v) for v in w],
             "means": [[float(blk[c, _MX]), float(blk[c, _MY])] for c in range(self.n_components)],
@@ -272,31 +272,32 @@ class Family:
         theta = (self._jac.T @ full) / np.sum(self._jac**2, axis=0)
         return self.check_theta(theta)
 
-    # -- starting points ------------------------------------------------------------------
+    # -- the allowed box ------------------------------------------------------------------
     @staticmethod
-    def natural_ranges(target: Any) -> dict[str, tuple[float, float]]:
-        """The ranges of q's natural parameters that ``bounds`` allows, for messages.
+    def natural_ranges(extent: Extent) -> dict[str, tuple[float, float]]:
+        """The ranges of q's natural parameters that ``bounds`` allows for a target's extent
+        (the one source of these numbers: the page receives them through the protocol).
 
         Means stay within the target's extent widened by 3 widths on each side; scales within
         [size e^-10, size e^3] where size is the larger side of the extent; |correlation| at
         most tanh(6).
         """
-        xmin, xmax, ymin, ymax = (float(v) for v in target.extent)
+        xmin, xmax, ymin, ymax = (float(v) for v in extent)
         w, h = xmax - xmin, ymax - ymin
         size = max(w, h)
         return {
             "mean_x": (xmin - 3 * w, xmax + 3 * w),
             "mean_y": (ymin - 3 * h, ymax + 3 * h),
-            "scale": (size * np.exp(-10), size * np.exp(3)),
-            "correlation": (-np.tanh(_U_BOUND), np.tanh(_U_BOUND)),
+            "scale": (float(size * np.exp(-10)), float(size * np.exp(3))),
+            "correlation": (float(-np.tanh(_U_BOUND)), float(np.tanh(_U_BOUND))),
         }
 
-    def bounds(self, target: Any) -> tuple[np.ndarray, np.ndarray]:
+    def bounds(self, extent: Extent) -> tuple[np.ndarray, np.ndarray]:
         """Box (lo, hi) on theta that optimizers project onto: a guard against absurd values.
 
         It is ``natural_ranges`` in the unconstrained coordinates (log scales, atanh rho).
         """
-        r = self.natural_ranges(target)
+        r = self.natural_ranges(extent)
         k = self.n_components
         lo_full = np.concatenate([np.full(k, -_LOGIT_BOUND), np.tile(
             [r["mean_x"][0], r["mean_y"][0], np.log(r["scale"][0]), np.log(r["scale"][0]),
@@ -308,330 +309,22 @@ class Family:
         first = np.argmax(self._jac != 0, axis=0)
         return lo_full[first], hi_full[first]
 
-    def initial_params(self, target: Any) -> np.ndarray:
-        """Deterministic, target-aware starting q (the page's "Reset" state).
-
-        The target is evaluated on a 64 x 64 grid over its extent, and candidate starts are
-        built from it: for one Gaussian, the grid moments of p, a Gaussian on each grid mode
-        (with its basin's covariance) and on each cluster of weighted k-means with 2..4
-        clusters; for a mixture, weighted k-means with K clusters (farthest-point seeding),
-        k-means within the grid's mode basins with K split by basin mass, and with learned
-        weights also K equal-mass slices across each principal axis of the grid mass (so
-        components of different size can stack along a direction in which the target's width
-        changes, as in a funnel). Reverse KL has
-        several local optima (which modes to cover, how many components per mode, how to
-        tile one curved or funnel-shaped mode), so each candidate is screened by a short
-        L-BFGS run (up to 40 iterations for one Gaussian, 25 for a mixture, on a 1e-4 cubature
-        tolerance; the runs go in lockstep and one that has fallen well behind and flattened
-        out is dropped early, see ``_screen``) and the *unoptimised* candidate whose run ends
-        highest is returned. Optimizing from it therefore follows that same path. The result
-        is cached per (target object, family).
-        """
-        key = (id(target), self.id)
-        hit = _INIT_CACHE.get(key)
-        if hit is not None and hit[0] is target:
-            return hit[1].copy()
-        pts, prob = _target_grid(target)
-        if self.n_components == 1:
-            cands = _gaussian_candidates(pts, prob)
-        else:
-            cands = _mixture_candidates(pts, prob, self.n_components,
-                                        slices=self.learns_weights)
-        thetas: list[np.ndarray] = []
-        for comps in cands:
-            th = self._fit_components(*comps, target)
-            if not any(np.allclose(th, o, rtol=0, atol=1e-9) for o in thetas):
-                thetas.append(th)
-        best = thetas[0]
-        if len(thetas) > 1:
-            best = thetas[_screen(target, self, thetas)]
-        if len(_INIT_CACHE) >= 64:
-            _INIT_CACHE.pop(next(iter(_INIT_CACHE)))
-        _INIT_CACHE[key] = (target, best)
-        return best.copy()
-
-    def random_params(self, target: Any, rng: np.random.Generator) -> np.ndarray:
-        """A random q for restarts: means uniform over the extent, scales log-uniform between
-        5% and 30% of the extent's size, correlations uniform in (-0.8, 0.8), weight logits
-        N(0, 1)."""
-        xmin, xmax, ymin, ymax = (float(v) for v in target.extent)
-        size = max(xmax - xmin, ymax - ymin)
-        k = self.n_components
-        logits = rng.standard_normal(k) if self.learns_weights else np.zeros(k)
-        mx = rng.uniform(xmin, xmax, k)
-        my = rng.uniform(ymin, ymax, k)
-        if self.shared_scale:
-            la = np.full(k, np.log(size * np.exp(rng.uniform(np.log(0.05), np.log(0.3)))))
-            lb = la
-        else:
-            la = np.log(size) + rng.uniform(np.log(0.05), np.log(0.3), k)
-            lb = la if self.kind == "isotropic" else \
-                np.log(size) + rng.uniform(np.log(0.05), np.log(0.3), k)
-        u = np.arctanh(rng.uniform(-0.8, 0.8, k)) if self.kind == "full" else np.zeros(k)
-        return self._from_full(logits, np.column_stack([mx, my, la, lb, u]))
-
-    def _from_full(self, logits: np.ndarray, block: np.ndarray) -> np.ndarray:
+    def from_blocks(self, logits: np.ndarray, block: np.ndarray) -> np.ndarray:
+        """theta from K logits and a (K, 5) block (mx, my, log sx, log sy, u), by least squares
+        through the linear map (exact when the block fits the family; tied entries averaged)."""
         full = np.concatenate([logits - logits[-1], np.ravel(block)])
         return (self._jac.T @ full) / np.sum(self._jac**2, axis=0)
-
-    def _fit_components(self, weights: np.ndarray, means: np.ndarray, covs: np.ndarray,
-                        target: Any) -> np.ndarray:
-        """Project K (weight, mean, covariance) triples onto this family, within bounds."""
-        k = self.n_components
-        var = np.stack([covs[:, 0, 0], covs[:, 1, 1]], axis=1)
-        if self.kind == "isotropic":
-            var = np.repeat(var.mean(axis=1, keepdims=True), 2, axis=1)
-        if self.shared_scale:
-            var = np.full_like(var, np.sum(weights[:, None] * var) / 2.0)
-        sd = np.sqrt(var)
-        if self.kind == "full":
-            rho = np.clip(covs[:, 0, 1] / (sd[:, 0] * sd[:, 1]), -0.95, 0.95)
-        else:
-            rho = np.zeros(k)
-        w = weights / weights.sum() if self.learns_weights else np.full(k, 1.0 / k)
-        theta = self._from_full(np.log(np.maximum(w, 1e-6)),
-                                np.column_stack([means, np.log(sd), np.arctanh(rho)]))
-        lo, hi = self.bounds(target)
-        return np.clip(theta, lo, hi)
-
-
-def _screen(target: Any, family: Family, thetas: list[np.ndarray]) -> int:
-    """Index of the candidate whose short L-BFGS run ends highest (first one on ties).
-
-    The runs advance in lockstep, one iteration each per round, and every ``_SCREEN_EVERY``
-    iterations a run is dropped when it trails the best ELBO seen by more than
-    ``_SCREEN_MARGIN`` plus ``_SCREEN_REACH`` times its own gain over the last
-    ``_SCREEN_EVERY`` iterations (a run still climbing fast is kept; one that has flattened
-    out below the leader cannot win). Dropping only skips work: a dropped run could not have
-    ended highest unless its climb sped up again.
-    """
-    from vi_core.optimize import optimize
-
-    max_iter = 40 if family.n_components == 1 else 25
-    runs = [optimize(target, family, th, "lbfgs", tol=1e-4, max_iter=max_iter, elbo_tol=1e-4)
-            for th in thetas]
-    hist: list[list[float]] = [[] for _ in thetas]
-    alive = [True] * len(thetas)
-    running = [True] * len(thetas)
-    for it in range(max_iter + 1):
-        for i, run in enumerate(runs):
-            if not (alive[i] and running[i]):
-                continue
-            step = next(run, None)
-            if step is None:
-                running[i] = False
-                continue
-            val = step.result.elbo
-            hist[i].append(val if np.isfinite(val) else -np.inf)
-        if not any(a and r for a, r in zip(alive, running, strict=True)):
-            break
-        if it == 0 or it % _SCREEN_EVERY:
-            continue
-        top = max((h[-1] for h in hist if h), default=-np.inf)
-        for i, h in enumerate(hist):
-            if alive[i] and running[i] and len(h) > _SCREEN_EVERY:
-                gain = h[-1] - h[-1 - _SCREEN_EVERY]
-                if top - h[-1] > _SCREEN_MARGIN + _SCREEN_REACH * max(gain, 0.0):
-                    alive[i] = False
-                    runs[i].close()
-    best, best_val = 0, -np.inf
-    for i, h in enumerate(hist):
-        if alive[i] and h and np.isfinite(h[-1]) and h[-1] > best_val + 1e-9:
-            best, best_val = i, h[-1]
-    return best
 
 
 def gaussian_entropy(a: Any, b: Any, u: Any) -> np.ndarray:
     """Entropy of N(m, L L^T): 1 + log(2 pi) + log|L| with log|L| = a + b - log cosh(u)."""
-    return 1.0 + _LOG_2PI + a + b - _log_cosh(u)
-
-
-def _log_cosh(u: Any) -> np.ndarray:
-    u = np.abs(u)
-    return u + np.log1p(np.exp(-2.0 * u)) - np.log(2.0)
-
-
-def _logsumexp(a: np.ndarray, axis: int | None = None) -> np.ndarray:
-    m = np.max(a, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)
-    out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
-    return np.squeeze(out, axis=axis) if axis is not None else out.reshape(())
-
-
-# -- target-aware starting points -----------------------------------------------------------
-
-def _target_grid(target: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Cell centres (N, 2) of a grid over the extent and the normalised target mass there."""
-    xmin, xmax, ymin, ymax = (float(v) for v in target.extent)
-    gx = xmin + (np.arange(_GRID) + 0.5) * (xmax - xmin) / _GRID
-    gy = ymin + (np.arange(_GRID) + 0.5) * (ymax - ymin) / _GRID
-    xx, yy = np.meshgrid(gx, gy)
-    with np.errstate(all="ignore"):
-        lp = np.asarray(target.log_density(xx, yy), dtype=float)
-    lp = np.where(np.isfinite(lp), lp, -np.inf)
-    if not np.any(np.isfinite(lp)):
-        prob = np.full(lp.shape, 1.0 / lp.size)
-    else:
-        prob = np.exp(lp - lp.max())
-        prob /= prob.sum()
-    return np.column_stack([xx.ravel(), yy.ravel()]), prob.ravel()
-
-
-def _weighted_cov(pts: np.ndarray, prob: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray]:
-    w = prob / prob.sum()
-    mean = w @ pts
-    d = pts - mean
-    cov = (d * w[:, None]).T @ d + floor**2 * np.eye(2)
-    return mean, cov
-
-
-def _cell(pts: np.ndarray) -> float:
-    """Grid spacing (smallest gap between distinct coordinates; 1 if there is none)."""
-    gaps = [np.min(np.diff(u)) for u in (np.unique(pts[:, 0]), np.unique(pts[:, 1]))
-            if len(u) > 1]
-    return float(min(gaps)) if gaps else 1.0
-
-
-def _modes(pts: np.ndarray, prob: np.ndarray, limit: int) -> np.ndarray:
-    """Indices of up to ``limit`` grid cells that beat their 8 neighbours, heaviest first."""
-    side = _GRID
-    p2 = prob.reshape(side, side)
-    padded = np.pad(p2, 1, constant_values=-1.0)
-    is_max = np.ones_like(p2, dtype=bool)
-    for di in (-1, 0, 1):
-        for dj in (-1, 0, 1):
-            if di or dj:
-                is_max &= p2 >= padded[1 + di:1 + di + side, 1 + dj:1 + dj + side]
-    idx = np.flatnonzero(is_max.ravel() & (prob > 1e-3 * prob.max()))
-    return idx[np.argsort(-prob[idx], kind="stable")][:limit]
-
-
-def _gaussian_candidates(pts: np.ndarray, prob: np.ndarray) -> list[tuple[np.ndarray, ...]]:
-    """Moment match; a Gaussian per grid mode (basin = cells nearest it); k-means clusters."""
-    h = _cell(pts)
-    mean, cov = _weighted_cov(pts, prob, h)
-    cands = [(np.ones(1), mean[None], cov[None])]
-    idx = _modes(pts, prob, 4)
-    if len(idx) > 1:
-        modes = pts[idx]
-        owner = np.argmin(((pts[:, None, :] - modes[None]) ** 2).sum(-1), axis=1)
-        for j in range(len(idx)):
-            sel = owner == j
-            if prob[sel].sum() <= 0:
-                continue
-            _, c = _weighted_cov(pts[sel], prob[sel], h)
-            cands.append((np.ones(1), modes[j][None], c[None]))
-    for k in range(2, 5):
-        w, c, covs = _kmeans(pts, prob, k)
-        for j in np.argsort(-w, kind="stable"):
-            cands.append((np.ones(1), c[j][None], covs[j][None]))
-    return cands
-
-
-def _mixture_candidates(pts: np.ndarray, prob: np.ndarray, k: int, slices: bool = True
-                        ) -> list[tuple[np.ndarray, ...]]:
-    """k-means with K clusters, (if ``slices``) K slices across each principal axis, and
-    k-means per mode basin with K split by basin mass."""
-    cands = [_kmeans(pts, prob, k)]
-    if slices:
-        cands += _slices(pts, prob, k)
-    idx = _modes(pts, prob, k)
-    if len(idx) < 2:
-        return cands
-    owner = np.argmin(((pts[:, None, :] - pts[idx][None]) ** 2).sum(-1), axis=1)
-    mass = np.bincount(owner, weights=prob, minlength=len(idx))
-    share = k * mass / mass.sum()
-    seen = set()
-    for rounding in (np.floor, np.round, np.ceil):
-        alloc = np.maximum(rounding(share), 0).astype(int)
-        # Fix the total by the largest remainders (or smallest, when over).
-        while alloc.sum() < k:
-            alloc[int(np.argmax(share - alloc))] += 1
-        while alloc.sum() > k:
-            j = int(np.argmin(np.where(alloc > 0, share - alloc, np.inf)))
-            alloc[j] -= 1
-        if tuple(alloc) in seen:
-            continue
-        seen.add(tuple(alloc))
-        ws, cs, covs = [], [], []
-        for j, n in enumerate(alloc):
-            if n == 0:
-                continue
-            sel = owner == j
-            w, c, cv = _kmeans(pts[sel], prob[sel], int(n))
-            ws.append(w * mass[j])
-            cs.append(c)
-            covs.append(cv)
-        cands.append((np.concatenate(ws), np.concatenate(cs), np.concatenate(covs)))
-    return cands
-
-
-def _slices(pts: np.ndarray, prob: np.ndarray, k: int) -> list[tuple[np.ndarray, ...]]:
-    """For each principal axis of the grid mass: K slices of equal mass across it."""
-    h = _cell(pts)
-    _, cov = _weighted_cov(pts, prob, h)
-    _, vecs = np.linalg.eigh(cov)
-    out = []
-    for v in vecs.T[::-1]:
-        proj = pts @ v
-        order = np.argsort(proj, kind="stable")
-        cum = np.cumsum(prob[order])
-        cum /= cum[-1]
-        part = np.empty(len(pts), dtype=int)
-        part[order] = np.minimum((cum * k - 1e-12).astype(int), k - 1)
-        ws, cs, cvs = [], [], []
-        for j in range(k):
-            sel = part == j
-            if prob[sel].sum() <= 0:
-                break
-            m, c = _weighted_cov(pts[sel], prob[sel], h)
-            ws.append(prob[sel].sum())
-            cs.append(m)
-            cvs.append(c)
-        if len(ws) == k:
-            out.append((np.array(ws), np.array(cs), np.array(cvs)))
-    return out
-
-
-def _kmeans(pts: np.ndarray, prob: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
-    """Deterministic weighted k-means (Lloyd) on grid cells, seeded by mass-weighted
-    farthest-point sampling from the heaviest cell. Returns (masses, centres, covariances)."""
-    h = _cell(pts)
-    keep = prob > 1e-8 * prob.max()
-    p, w = pts[keep], prob[keep] / prob[keep].sum()
-    centres = [p[np.argmax(w)]]
-    d2 = ((p - centres[0]) ** 2).sum(-1)
-    for _ in range(1, k):
-        j = int(np.argmax(d2 * w))
-        centres.append(p[j])
-        d2 = np.minimum(d2, ((p - p[j]) ** 2).sum(-1))
-    c = np.array(centres)
-    for _ in range(50):
-        owner = np.argmin(((p[:, None, :] - c[None]) ** 2).sum(-1), axis=1)
-        mass = np.bincount(owner, weights=w, minlength=k)
-        new = np.array([(w[owner == j] @ p[owner == j]) / mass[j] if mass[j] > 0 else c[j]
-                        for j in range(k)])
-        if np.allclose(new, c, atol=1e-12, rtol=0):
-            break
-        c = new
-    owner = np.argmin(((p[:, None, :] - c[None]) ** 2).sum(-1), axis=1)
-    mass = np.bincount(owner, weights=w, minlength=k)
-    covs = np.empty((k, 2, 2))
-    for j in range(k):
-        sel = owner == j
-        if mass[j] > 0 and sel.sum() > 1:
-            _, covs[j] = _weighted_cov(p[sel], w[sel], h)
-        else:
-            covs[j] = h**2 * np.eye(2)
-    mass = np.maximum(mass, 1e-3 / k)
-    return mass / mass.sum(), c, covs
+    return 1.0 + _LOG_2PI + a + b - log_cosh(u)
 
 
 # -- registry -------------------------------------------------------------------------------
 
 _BASE = ("gaussian-isotropic", "gaussian-diagonal", "gaussian-full", "mixture-3", "mixture-10",
          "mixture-full")
-DEFAULT_MIXTURE_FULL_K = 3
 
 
 def family_ids() -> list[str]:

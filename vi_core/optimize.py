@@ -1,9 +1,15 @@
 """Optimizers that maximise the ELBO over a family's unconstrained parameters theta.
 
-``optimize`` is a generator in the style of blackjax/emcee: it yields one ``Step`` per
-iteration (iteration 0 is the starting point) and stops after the converged step or
-``max_iter``, so a caller (the page's worker) can run a few iterations per animation frame and
-drop the generator at any time. ``fit`` consumes it.
+Each optimizer is two pure functions in the style of blackjax, over small NamedTuples:
+
+    state = optimizer.init(objective, theta0)        # iteration 0: the start, evaluated
+    state = optimizer.step(objective, state)          # one iteration; a done state is kept
+
+``OptState`` holds everything the next step needs (the iterate, its ELBO result, the
+optimizer's memory: Adam's moments, L-BFGS's curvature pairs), so a run is a *value*: it can
+be inspected, paused, sent as JSON (``state_to_json`` / ``state_from_json``) and resumed
+exactly. ``optimize`` is the same as a generator (emcee style) that yields one ``Step`` per
+iteration (iteration 0 is the start) and stops after the last; ``vi_core.fit`` consumes it.
 
 Optimizers (all deterministic, all on the exact gradient of the deterministic ELBO):
 
@@ -12,10 +18,13 @@ Optimizers (all deterministic, all on the exact gradient of the deterministic EL
   NaN/inf ELBO is rejected and lr halved.
 * ``adam``: Adam (Kingma & Ba) with bias correction and the same guards.
 * ``lbfgs`` (default): limited-memory BFGS (two-loop recursion, 10 pairs) with a strong Wolfe
-  line search (Nocedal & Wright, Alg. 3.5/3.6), projected onto the family's bounds.
+  line search (Nocedal & Wright, Alg. 3.5/3.6), projected onto the family's bounds. It is
+  written here rather than taken from scipy because the page needs a run that advances one
+  iteration at a time, pauses and resumes with its memory; a test checks that it reaches
+  scipy's L-BFGS-B optimum.
 
-Every iterate is kept inside ``family.bounds(target)`` (log scales within a wide band around
-the target's size, |rho| <= 0.99999, bounded logits), so absurd values cannot blow up.
+Every iterate is kept inside ``family.bounds(target.extent)`` (log scales within a wide band
+around the target's size, |rho| <= tanh 6, bounded logits), so absurd values cannot blow up.
 
 Convergence uses ``grad_norm`` = max |d ELBO / d theta_i| over the coordinates not held at a
 bound: ``lbfgs`` stops when it is <= ``tol`` (default 1e-7), when an iteration changes the ELBO
@@ -26,26 +35,33 @@ grad_norm <= ``tol`` (default 1e-4).
 
 from __future__ import annotations
 
-import time
+import math
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from vi_core.elbo import DEFAULT_TOL, ElboResult, elbo
 from vi_core.errors import OptimizerError
-from vi_core.families import Family, get_family
+from vi_core.families import Family
 
 __all__ = [
     "DEFAULT_OPTIMIZER",
     "OPTIMIZERS",
-    "FitResult",
+    "AdamMemory",
+    "GradientMemory",
+    "LbfgsMemory",
+    "Objective",
+    "OptState",
+    "Optimizer",
     "OptimizerSpec",
     "Step",
-    "fit",
+    "get_optimizer",
     "optimize",
     "optimizer_ids",
+    "state_from_json",
+    "state_to_json",
 ]
 
 
@@ -99,41 +115,63 @@ class Step:
     n_evals: int = 0
 
 
-@dataclass(frozen=True)
-class FitResult:
-    """Outcome of ``fit``; ``kl = log_z - elbo`` and ``params`` is ``family.to_natural``."""
+# -- states ---------------------------------------------------------------------------------
 
-    target: str
-    family: str
-    optimizer: str
-    elbo: float
-    expected_log_density: float
-    entropy: float
-    log_z: float
-    kl: float
-    iterations: int
-    seconds: float
-    converged: bool
-    params: dict[str, list]
+class GradientMemory(NamedTuple):
+    """Gradient ascent's memory: the step size (halved after a rejected step)."""
+
+    lr: float
+
+
+class AdamMemory(NamedTuple):
+    """Adam's memory: step size, first and second moment estimates (n_params,), steps taken."""
+
+    lr: float
+    m: np.ndarray
+    v: np.ndarray
+    t: int
+
+
+class LbfgsMemory(NamedTuple):
+    """L-BFGS's memory: the last (at most ``memory``) steps s and gradient changes y of
+    f = -ELBO, oldest first."""
+
+    s: tuple[np.ndarray, ...]
+    y: tuple[np.ndarray, ...]
+
+
+Memory = GradientMemory | AdamMemory | LbfgsMemory
+
+
+class OptState(NamedTuple):
+    """Where a run stands after ``iteration`` iterations (0 = the start).
+
+    ``result`` is the ELBO at ``theta`` with its gradient; ``grad_norm`` the max-abs projected
+    gradient; ``done`` says no further step will change anything, ``converged`` whether it
+    ended at an optimum, ``message`` why it ended (empty while running); ``n_evals`` counts
+    ELBO evaluations so far; ``memory`` is the optimizer's own (see the *Memory types).
+    """
+
+    iteration: int
+    theta: np.ndarray
+    result: ElboResult
     grad_norm: float
-    elbo_error: float
-    log_z_error: float
-    n_evals: int
+    done: bool
+    converged: bool
     message: str
-    theta: list[float]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict of every field."""
-        return asdict(self)
+    n_evals: int
+    memory: Memory
 
 
-# -- shared helpers -------------------------------------------------------------------------
+# -- the objective --------------------------------------------------------------------------
 
-class _Objective:
-    """ELBO evaluations with a counter; f = -ELBO is what the minimisers see."""
+class Objective:
+    """The ELBO of one target and family as the optimizers see it: evaluations with a counter,
+    and the box ``(lo, hi)`` on theta they keep to (``family.bounds(target.extent)``)."""
 
     def __init__(self, target: Any, family: Family, elbo_tol: float = DEFAULT_TOL) -> None:
         self.target, self.family, self.tol = target, family, elbo_tol
+        self.lo, self.hi = family.bounds(target.extent)
         self.n_evals = 0
 
     def __call__(self, theta: np.ndarray, min_order: int | None = None) -> ElboResult:
@@ -157,8 +195,75 @@ def _projected(grad_f: np.ndarray, theta: np.ndarray, lo: np.ndarray, hi: np.nda
     return pg
 
 
-def _resolve(optimizer: str, tol: float | None, max_iter: int | None
-             ) -> tuple[OptimizerSpec, float, int]:
+def _grad_norm(res: ElboResult, theta: np.ndarray, obj: Objective) -> float:
+    assert res.grad is not None
+    return float(np.max(np.abs(_projected(-res.grad, theta, obj.lo, obj.hi)), initial=0.0))
+
+
+# -- the optimizers -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Optimizer:
+    """A configured optimizer: its spec, stopping rule (``tol``, ``max_iter``) and options.
+
+    Build one with ``get_optimizer``; then ``init`` and ``step`` are pure functions of their
+    arguments (the objective only counts evaluations).
+    """
+
+    spec: OptimizerSpec
+    tol: float
+    max_iter: int
+    options: dict[str, float]
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    def init(self, objective: Objective, theta: Any) -> OptState:
+        """The run's start: theta (checked, clipped into the box) evaluated; iteration 0."""
+        theta = np.clip(objective.family.check_theta(theta), objective.lo, objective.hi)
+        before = objective.n_evals
+        res = objective(theta)
+        if self.id == "lbfgs":
+            memory: Memory = LbfgsMemory((), ())
+        elif self.id == "adam":
+            memory = AdamMemory(self.options["lr"], np.zeros_like(theta), np.zeros_like(theta), 0)
+        else:
+            memory = GradientMemory(self.options["lr"])
+        if not _ok(res):
+            return OptState(0, theta, res, math.inf, True, False,
+                            "ELBO is not finite at the start", objective.n_evals - before, memory)
+        return self._at(0, theta, res, objective, objective.n_evals - before, memory)
+
+    def step(self, objective: Objective, state: OptState) -> OptState:
+        """One iteration from ``state``; a state that is ``done`` comes back unchanged."""
+        if state.done:
+            return state
+        before = objective.n_evals
+        if self.id == "lbfgs":
+            new = _lbfgs_step(self, objective, state)
+        else:
+            new = _first_order_step(self, objective, state)
+        return new._replace(n_evals=state.n_evals + objective.n_evals - before)
+
+    def _at(self, iteration: int, theta: np.ndarray, res: ElboResult, objective: Objective,
+            n_evals: int, memory: Memory) -> OptState:
+        """The state at a new iterate, with the stopping checks every iterate gets."""
+        gnorm = _grad_norm(res, theta, objective)
+        if gnorm <= self.tol:
+            return OptState(iteration, theta, res, gnorm, True, True, "gradient norm below tol",
+                            n_evals, memory)
+        if iteration >= self.max_iter:
+            return OptState(iteration, theta, res, gnorm, True, False, "max_iter reached",
+                            n_evals, memory)
+        return OptState(iteration, theta, res, gnorm, False, False, "", n_evals, memory)
+
+
+def get_optimizer(optimizer: str = DEFAULT_OPTIMIZER, *, tol: float | None = None,
+                  max_iter: int | None = None, **options: float) -> Optimizer:
+    """A configured optimizer; ``tol``, ``max_iter`` and ``options`` (``lr``, ``max_step``,
+    ``beta1``, ``beta2``, ``eps``, ``memory``) default per optimizer (``OPTIMIZERS``).
+    Raises OptimizerError naming the problem."""
     spec = OPTIMIZERS.get(optimizer) if isinstance(optimizer, str) else None
     if spec is None:
         raise OptimizerError(f"unknown optimizer {optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
@@ -168,87 +273,113 @@ def _resolve(optimizer: str, tol: float | None, max_iter: int | None
     max_iter = spec.max_iter if max_iter is None else max_iter
     if isinstance(max_iter, bool) or not isinstance(max_iter, int | np.integer) or max_iter < 0:
         raise OptimizerError(f"max_iter must be a non-negative integer, got {max_iter!r}")
-    return spec, tol, int(max_iter)
-
-
-def optimize(target: Any, family: Family, theta0: Any, optimizer: str = DEFAULT_OPTIMIZER, *,
-             tol: float | None = None, max_iter: int | None = None, seed: int = 0,
-             elbo_tol: float = DEFAULT_TOL, **options: float) -> Iterator[Step]:
-    """Maximise the ELBO from ``theta0``, yielding a ``Step`` per iteration (0 = start).
-
-    ``tol`` and ``max_iter`` default per optimizer (``OPTIMIZERS``); ``options`` override an
-    optimizer's settings (``lr``, ``max_step``, ``beta1``, ``beta2``, ``eps``, ``memory``).
-    ``elbo_tol`` is the cubature tolerance of every ELBO evaluation (``vi_core.elbo``).
-    ``seed`` is accepted for a uniform API with stochastic optimizers; the built-in ones are
-    deterministic, so equal inputs give equal runs. Raises OptimizerError/FamilyError on bad
-    arguments before the first step (the generator is created eagerly checked).
-    """
-    spec, tol, max_iter = _resolve(optimizer, tol, max_iter)
     unknown = set(options) - set(spec.options)
     if unknown:
         raise OptimizerError(f"{spec.id} has no option(s) {', '.join(sorted(unknown))}; "
                              f"valid: {', '.join(spec.options) or 'none'}")
     opts = {**spec.options, **{k: float(v) for k, v in options.items()}}
+    return Optimizer(spec, tol, int(max_iter), opts)
+
+
+def optimize(target: Any, family: Family, theta0: Any, optimizer: str = DEFAULT_OPTIMIZER, *,
+             tol: float | None = None, max_iter: int | None = None,
+             elbo_tol: float = DEFAULT_TOL, **options: float) -> Iterator[Step]:
+    """Maximise the ELBO from ``theta0``, yielding a ``Step`` per iteration (0 = start).
+
+    ``tol``, ``max_iter`` and ``options`` as in ``get_optimizer``; ``elbo_tol`` is the
+    cubature tolerance of every ELBO evaluation (``vi_core.elbo``). Deterministic: equal inputs
+    give equal runs. Raises OptimizerError/FamilyError on bad arguments before the first step
+    (the arguments are checked eagerly; the generator only runs ``init`` and ``step``).
+    """
+    opt = get_optimizer(optimizer, tol=tol, max_iter=max_iter, **options)
     theta = family.check_theta(theta0)
-    lo, hi = family.bounds(target)
-    theta = np.clip(theta, lo, hi)
-    del seed  # deterministic optimizers; kept for the API
-    if spec.id == "lbfgs":
-        return _lbfgs(_Objective(target, family, elbo_tol), theta, lo, hi, tol, max_iter,
-                      int(opts["memory"]))
-    return _first_order(spec.id, _Objective(target, family, elbo_tol), theta, lo, hi, tol,
-                        max_iter, opts)
+    return _run(opt, Objective(target, family, elbo_tol), theta)
+
+
+def _run(opt: Optimizer, objective: Objective, theta: np.ndarray) -> Iterator[Step]:
+    state = opt.init(objective, theta)
+    yield as_step(state)
+    while not state.done:
+        state = opt.step(objective, state)
+        yield as_step(state)
+
+
+def as_step(state: OptState) -> Step:
+    """The public view of a state: what ``optimize`` yields."""
+    return Step(state.iteration, state.theta.copy(), state.result, state.grad_norm,
+                state.converged, state.message, state.n_evals)
 
 
 # -- gradient ascent and Adam -------------------------------------------------------------
 
-def _first_order(kind: str, obj: _Objective, theta: np.ndarray, lo: np.ndarray,
-                 hi: np.ndarray, tol: float, max_iter: int, opts: dict[str, float]
-                 ) -> Iterator[Step]:
-    res = obj(theta)
-    if not _ok(res):
-        yield Step(0, theta.copy(), res, np.inf, False, "ELBO is not finite at the start",
-                   obj.n_evals)
-        return
-    lr, max_step = opts["lr"], opts["max_step"]
-    m = np.zeros_like(theta)
-    v = np.zeros_like(theta)
-    t = 0
-    for it in range(max_iter + 1):
-        assert res.grad is not None
-        gnorm = float(np.max(np.abs(_projected(-res.grad, theta, lo, hi)), initial=0.0))
-        done = gnorm <= tol
-        msg = "gradient norm below tol" if done else ""
-        if it == max_iter and not done:
-            msg = "max_iter reached"
-        yield Step(it, theta.copy(), res, gnorm, done, msg, obj.n_evals)
-        if done or it == max_iter:
-            return
-        for _ in range(60):  # rejected steps halve lr; 60 halvings reach any float scale
-            g = res.grad
-            if kind == "adam":
-                m1 = opts["beta1"] * m + (1 - opts["beta1"]) * g
-                v1 = opts["beta2"] * v + (1 - opts["beta2"]) * g * g
-                mhat = m1 / (1 - opts["beta1"] ** (t + 1))
-                vhat = v1 / (1 - opts["beta2"] ** (t + 1))
-                step = lr * mhat / (np.sqrt(vhat) + opts["eps"])
-            else:
-                step = lr * g
-            step = np.clip(step, -max_step, max_step)
-            new = np.clip(theta + step, lo, hi)
-            new_res = obj(new)
-            if _ok(new_res):
-                break
-            lr *= 0.5
+def _first_order_step(opt: Optimizer, obj: Objective, state: OptState) -> OptState:
+    opts, theta, res, mem = opt.options, state.theta, state.result, state.memory
+    lr = mem.lr
+    g = res.grad
+    assert g is not None
+    for _ in range(60):  # rejected steps halve lr; 60 halvings reach any float scale
+        if isinstance(mem, AdamMemory):
+            m1 = opts["beta1"] * mem.m + (1 - opts["beta1"]) * g
+            v1 = opts["beta2"] * mem.v + (1 - opts["beta2"]) * g * g
+            mhat = m1 / (1 - opts["beta1"] ** (mem.t + 1))
+            vhat = v1 / (1 - opts["beta2"] ** (mem.t + 1))
+            step = lr * mhat / (np.sqrt(vhat) + opts["eps"])
         else:
-            yield Step(it + 1, theta.copy(), res, gnorm, False, "no finite step", obj.n_evals)
-            return
-        if kind == "adam":
-            m, v, t = m1, v1, t + 1
-        theta, res = new, new_res
+            step = lr * g
+        step = np.clip(step, -opts["max_step"], opts["max_step"])
+        new = np.clip(theta + step, obj.lo, obj.hi)
+        new_res = obj(new)
+        if _ok(new_res):
+            break
+        lr *= 0.5
+    else:
+        return state._replace(iteration=state.iteration + 1, done=True, converged=False,
+                              message="no finite step", memory=mem._replace(lr=lr))
+    if isinstance(mem, AdamMemory):
+        memory: Memory = AdamMemory(lr, m1, v1, mem.t + 1)
+    else:
+        memory = GradientMemory(lr)
+    return opt._at(state.iteration + 1, new, new_res, obj, state.n_evals, memory)
 
 
 # -- L-BFGS ---------------------------------------------------------------------------------
+
+def _lbfgs_step(opt: Optimizer, obj: Objective, state: OptState) -> OptState:
+    lo, hi = obj.lo, obj.hi
+    cur = _Point(state.theta, state.result)
+    pg = _projected(cur.g, cur.theta, lo, hi)
+    gnorm = state.grad_norm
+    s_hist, y_hist = list(state.memory.s), list(state.memory.y)
+    new, base_f = None, cur.f
+    for attempt in range(2):
+        if attempt == 1 or not s_hist:
+            s_hist.clear()
+            y_hist.clear()
+        d = _direction(pg, cur, lo, hi, s_hist, y_hist)
+        found = _line_search(obj, cur, d, lo, hi, first=not s_hist)
+        if found is not None:
+            new, base_f = found
+            break
+    it = state.iteration + 1
+    if new is None:
+        return state._replace(iteration=it, done=True, converged=gnorm <= 1e3 * opt.tol,
+                              message="line search cannot improve at machine precision",
+                              memory=LbfgsMemory(tuple(s_hist), tuple(y_hist)))
+    s, y = new.theta - cur.theta, new.g - cur.g
+    if s @ y > 1e-12 * np.sqrt((s @ s) * (y @ y)):  # keep H positive definite
+        s_hist.append(s)
+        y_hist.append(y)
+        memory = int(opt.options["memory"])
+        if len(s_hist) > memory:
+            s_hist.pop(0)
+            y_hist.pop(0)
+    mem = LbfgsMemory(tuple(s_hist), tuple(y_hist))
+    if abs(base_f - new.f) <= 1e-13 * max(1.0, abs(new.f)):
+        gnorm = _grad_norm(new.res, new.theta, obj)
+        return OptState(it, new.theta, new.res, gnorm, True, True,
+                        "ELBO change below 1e-13 relative", state.n_evals, mem)
+    return opt._at(it, new.theta, new.res, obj, state.n_evals, mem)
+
 
 class _OrderChanged(Exception):
     """A trial point needed a finer cubature rule than the base point of the line search."""
@@ -264,59 +395,6 @@ class _Point:
         self.theta, self.res = theta, res
         self.f = -res.elbo
         self.g = -res.grad if res.grad is not None else np.full_like(theta, np.nan)
-
-
-def _lbfgs(obj: _Objective, theta: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-           tol: float, max_iter: int, memory: int) -> Iterator[Step]:
-    cur = _Point(theta, obj(theta))
-    if not _ok(cur.res):
-        yield Step(0, theta.copy(), cur.res, np.inf, False, "ELBO is not finite at the start",
-                   obj.n_evals)
-        return
-    s_hist: list[np.ndarray] = []
-    y_hist: list[np.ndarray] = []
-    for it in range(max_iter + 1):
-        pg = _projected(cur.g, cur.theta, lo, hi)
-        gnorm = float(np.max(np.abs(pg), initial=0.0))
-        if gnorm <= tol:
-            yield Step(it, cur.theta.copy(), cur.res, gnorm, True, "gradient norm below tol",
-                       obj.n_evals)
-            return
-        if it == max_iter:
-            yield Step(it, cur.theta.copy(), cur.res, gnorm, False, "max_iter reached",
-                       obj.n_evals)
-            return
-        yield Step(it, cur.theta.copy(), cur.res, gnorm, False, "", obj.n_evals)
-        new, base_f = None, cur.f
-        for attempt in range(2):
-            if attempt == 1 or not s_hist:
-                s_hist.clear()
-                y_hist.clear()
-            d = _direction(pg, cur, lo, hi, s_hist, y_hist)
-            found = _line_search(obj, cur, d, lo, hi, first=not s_hist)
-            if found is not None:
-                new, base_f = found
-                break
-        if new is None:
-            ok = gnorm <= 1e3 * tol
-            yield Step(it + 1, cur.theta.copy(), cur.res, gnorm, ok,
-                       "line search cannot improve at machine precision", obj.n_evals)
-            return
-        s, y = new.theta - cur.theta, new.g - cur.g
-        if s @ y > 1e-12 * np.sqrt((s @ s) * (y @ y)):  # keep H positive definite
-            s_hist.append(s)
-            y_hist.append(y)
-            if len(s_hist) > memory:
-                s_hist.pop(0)
-                y_hist.pop(0)
-        small_change = abs(base_f - new.f) <= 1e-13 * max(1.0, abs(new.f))
-        cur = new
-        if small_change:
-            pg = _projected(cur.g, cur.theta, lo, hi)
-            gnorm = float(np.max(np.abs(pg), initial=0.0))
-            yield Step(it + 1, cur.theta.copy(), cur.res, gnorm, True,
-                       "ELBO change below 1e-13 relative", obj.n_evals)
-            return
 
 
 def _direction(pg: np.ndarray, cur: _Point, lo: np.ndarray, hi: np.ndarray,
@@ -354,7 +432,7 @@ def _max_step(theta: np.ndarray, d: np.ndarray, lo: np.ndarray, hi: np.ndarray) 
     return float(max(0.0, min(np.min(up, initial=np.inf), np.min(down, initial=np.inf))))
 
 
-def _line_search(obj: _Objective, cur: _Point, d: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+def _line_search(obj: Objective, cur: _Point, d: np.ndarray, lo: np.ndarray, hi: np.ndarray,
                  first: bool) -> tuple[_Point, float] | None:
     """Strong Wolfe search along d; returns (new point, f of the base on the same rule).
 
@@ -378,7 +456,7 @@ def _line_search(obj: _Objective, cur: _Point, d: np.ndarray, lo: np.ndarray, hi
     return None
 
 
-def _wolfe(obj: _Objective, base: _Point, d: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+def _wolfe(obj: Objective, base: _Point, d: np.ndarray, lo: np.ndarray, hi: np.ndarray,
            first: bool, c1: float = 1e-4, c2: float = 0.9, max_evals: int = 30
            ) -> _Point | None:
     f0, dg0 = base.f, float(base.g @ d)
@@ -466,35 +544,71 @@ def _interpolate(a_lo: float, a_hi: float, f_lo: float, f_hi: float, dg_lo: floa
     return 0.5 * (a_lo + a_hi)
 
 
-# -- fit ------------------------------------------------------------------------------------
+# -- states as JSON -------------------------------------------------------------------------
 
-def fit(target: Any, family: Family | str, optimizer: str = DEFAULT_OPTIMIZER, *,
-        seed: int = 0, theta0: Any = None, tol: float | None = None,
-        max_iter: int | None = None) -> FitResult:
-    """Run ``optimize`` from ``theta0`` (default ``family.initial_params(target)``) to the end.
+def _num(v: float) -> float | None:
+    v = float(v)
+    return v if math.isfinite(v) else None
 
-    Exactly what the page's "Reset, then Optimize" does, so both reach the same q: no hidden
-    restarts. ``target`` may be a Target or a built-in id, ``family`` a Family or an id.
-    """
-    if isinstance(target, str):
-        from vi_core.targets import get_target
 
-        target = get_target(target)
-    fam = get_family(family) if isinstance(family, str) else family
-    _resolve(optimizer, tol, max_iter)
-    t0 = time.perf_counter()
-    theta = fam.initial_params(target) if theta0 is None else fam.check_theta(theta0)
-    last: Step | None = None
-    for last in optimize(target, fam, theta, optimizer, tol=tol, max_iter=max_iter, seed=seed):
-        pass
-    seconds = time.perf_counter() - t0
-    assert last is not None
-    r = last.result
-    return FitResult(
-        target=str(target.id), family=fam.id, optimizer=optimizer, elbo=float(r.elbo),
-        expected_log_density=float(r.expected_log_density), entropy=float(r.entropy),
-        log_z=float(target.log_z), kl=float(target.log_z - r.elbo), iterations=last.iteration,
-        seconds=seconds, converged=bool(last.converged), params=fam.to_natural(last.theta),
-        grad_norm=float(last.grad_norm), elbo_error=float(r.error),
-        log_z_error=float(target.log_z_error), n_evals=last.n_evals, message=last.message,
-        theta=[float(v) for v in last.theta])
+def _unnum(v: Any) -> float:
+    return math.nan if v is None else float(v)
+
+
+def state_to_json(optimizer: Optimizer, state: OptState) -> dict[str, Any]:
+    """The state as plain JSON (floats round-trip exactly; non-finite numbers become null)."""
+    r = state.result
+    mem = state.memory
+    if isinstance(mem, LbfgsMemory):
+        memory: dict[str, Any] = {"s": [a.tolist() for a in mem.s], "y": [a.tolist() for a in mem.y]}
+    elif isinstance(mem, AdamMemory):
+        memory = {"lr": mem.lr, "m": mem.m.tolist(), "v": mem.v.tolist(), "t": mem.t}
+    else:
+        memory = {"lr": mem.lr}
+    return {
+        "optimizer": optimizer.id, "iteration": state.iteration, "theta": state.theta.tolist(),
+        "result": {"elbo": _num(r.elbo), "expected_log_density": _num(r.expected_log_density),
+                   "entropy": _num(r.entropy), "error": _num(r.error),
+                   "grad": None if r.grad is None else [_num(g) for g in r.grad],
+                   "n_nodes": r.n_nodes, "order": r.order},
+        "grad_norm": _num(state.grad_norm), "done": state.done, "converged": state.converged,
+        "message": state.message, "n_evals": state.n_evals, "memory": memory,
+    }
+
+
+def state_from_json(optimizer: Optimizer, family: Family, data: Any) -> OptState:
+    """Inverse of ``state_to_json`` for this optimizer and family; OptimizerError if the data
+    do not describe such a state."""
+    try:
+        if data["optimizer"] != optimizer.id:
+            raise OptimizerError(f"the saved run is for {data['optimizer']!r}, not {optimizer.id!r}")
+        n = family.n_params
+
+        def vec(v: Any) -> np.ndarray:
+            a = np.asarray([_unnum(x) for x in v], dtype=float)
+            if a.shape != (n,):
+                raise OptimizerError(f"a saved vector has {a.size} entries; {family.id} has {n}")
+            return a
+
+        r = data["result"]
+        result = ElboResult(_unnum(r["elbo"]), _unnum(r["expected_log_density"]),
+                            _unnum(r["entropy"]), _unnum(r["error"]),
+                            None if r["grad"] is None else vec(r["grad"]),
+                            int(r["n_nodes"]), int(r["order"]))
+        mem = data["memory"]
+        if optimizer.id == "lbfgs":
+            memory: Memory = LbfgsMemory(tuple(vec(a) for a in mem["s"]),
+                                         tuple(vec(a) for a in mem["y"]))
+            if len(memory.s) != len(memory.y):
+                raise OptimizerError("the saved L-BFGS memory is inconsistent")
+        elif optimizer.id == "adam":
+            memory = AdamMemory(float(mem["lr"]), vec(mem["m"]), vec(mem["v"]), int(mem["t"]))
+        else:
+            memory = GradientMemory(float(mem["lr"]))
+        return OptState(int(data["iteration"]), family.check_theta(data["theta"]), result,
+                        _unnum(data["grad_norm"]), bool(data["done"]), bool(data["converged"]),
+                        str(data["message"]), int(data["n_evals"]), memory)
+    except OptimizerError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise OptimizerError(f"not a saved {optimizer.id} run ({exc!r})") from None

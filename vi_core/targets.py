@@ -26,7 +26,8 @@ Every built-in log Z is a stored constant, so looking a target up is instant (al
 browser): closed forms where they exist (``log_z_method == "exact"``, ``log_z_error == 0``),
 otherwise values precomputed by quadrature (``"quadrature"``) with an error bound from the
 agreement of two independent methods (see tests/unit/test_targets.py, which recomputes them).
-Custom targets (``target_from_source``) get log Z from ``compute_log_z`` (vi_core.log_z).
+Custom targets (``vi_core.custom_target.target_from_source``) get log Z from ``compute_log_z``
+(vi_core.log_z).
 
 Gradients where ``log p~ = -inf`` (zero density, or underflow far out) are reported as 0: there
 is no slope to follow there, and 0 keeps downstream arithmetic free of NaN.
@@ -35,83 +36,18 @@ is no slope to follow there, and 0 keeps downstream arithmetic free of NaN.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 
+from vi_core._numeric import logsumexp
 from vi_core.errors import TargetError
-from vi_core.log_z import compute_log_z
+from vi_core.target import Array, LogDensity, Target, ValueAndGrad
 
-__all__ = ["Target", "compute_log_z", "get_target", "target_from_source", "target_ids"]
-
-Array = np.ndarray
-ValueAndGrad = Callable[[Array, Array], tuple[Array, Array, Array]]
-LogDensity = Callable[[Array, Array], Array]
+__all__ = ["get_target", "target_ids"]
 
 LOG_2PI = math.log(2.0 * math.pi)
 LOG_100 = math.log(100.0)
 REFERENCE_EXTENT = (-2.0, 2.0, -1.5, 1.5)
-
-
-def _as_xy(x, y) -> tuple[Array, Array]:
-    """Float arrays of the common broadcast shape (fresh copies: callers' arrays stay safe)."""
-    x, y = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
-    return np.array(x), np.array(y)
-
-
-@dataclass(frozen=True)
-class Target:
-    """An unnormalised 2D density p~(x, y) = exp(log_density(x, y)).
-
-    ``log_z = log ∫∫_{R²} p~(x, y) dx dy`` over the whole plane (``extent`` = (xmin, xmax, ymin,
-    ymax) is only where the plot looks); ``log_z_error`` bounds (``"exact"``: 0) or estimates
-    (``"quadrature"``) its absolute error; ``log_z_method`` says which.
-
-    The behaviour lives in two callables over float arrays of one shape:
-    ``log_density_fn(x, y) -> log p~`` and ``value_and_grad_fn(x, y) -> (log p~, ∂x, ∂y)``.
-    The methods broadcast their inputs and return float arrays of the broadcast shape (0-d
-    arrays for scalar inputs).
-    """
-
-    id: str
-    name: str
-    description: str
-    extent: tuple[float, float, float, float]
-    log_z: float
-    log_z_error: float
-    log_z_method: str
-    log_density_fn: LogDensity = field(repr=False, compare=False, kw_only=True)
-    value_and_grad_fn: ValueAndGrad = field(repr=False, compare=False, kw_only=True)
-    #: Cone points (cx, cy, s): log p~(x) - s |x - c| is smooth around c, while log p~ itself
-    #: has a kink there (e.g. ring: s = 0.8 / 0.1²). The ELBO integrates s |x - c| exactly and
-    #: only the smooth rest by cubature (vi_core.elbo); default: none.
-    singular_points: tuple[tuple[float, float, float], ...] = field(default=(), kw_only=True)
-
-    def log_density(self, x, y) -> Array:
-        """log p~(x, y), broadcasting x and y; same shape out."""
-        x, y = _as_xy(x, y)
-        with np.errstate(all="ignore"):
-            return np.asarray(self.log_density_fn(x, y), dtype=float)
-
-    def grad_log_density(self, x, y) -> tuple[Array, Array]:
-        """(∂ log p~/∂x, ∂ log p~/∂y) at (x, y), broadcasting; 0 where log p~ = -inf."""
-        _, gx, gy = self.value_and_grad(x, y)
-        return gx, gy
-
-    def value_and_grad(self, x, y) -> tuple[Array, Array, Array]:
-        """(log p~, ∂ log p~/∂x, ∂ log p~/∂y) at (x, y) in one pass, broadcasting."""
-        x, y = _as_xy(x, y)
-        with np.errstate(all="ignore"):
-            value, gx, gy = self.value_and_grad_fn(x, y)
-        value = np.asarray(value, dtype=float)
-        gx = np.array(np.broadcast_to(gx, value.shape), dtype=float)
-        gy = np.array(np.broadcast_to(gy, value.shape), dtype=float)
-        dead = value == -np.inf
-        if dead.any():
-            gx[dead] = 0.0
-            gy[dead] = 0.0
-        return value, gx, gy
 
 
 # --------------------------------------------------------------------------------------------
@@ -141,14 +77,12 @@ def _mixture_vg(log_weights: list[float], components: list[ValueAndGrad]) -> Val
     def vg(x: Array, y: Array) -> tuple[Array, Array, Array]:
         parts = [c(x, y) for c in components]
         logs = np.stack([lw + p[0] for lw, p in zip(log_weights, parts, strict=True)])
-        top = np.max(logs, axis=0)
-        top = np.where(np.isfinite(top), top, 0.0)
-        e = np.exp(logs - top)
-        total = np.sum(e, axis=0)
-        r = e / total
+        value = logsumexp(logs, axis=0)
+        with np.errstate(invalid="ignore"):
+            r = np.exp(logs - value)
         gx = sum(r[i] * p[1] for i, p in enumerate(parts))
         gy = sum(r[i] * p[2] for i, p in enumerate(parts))
-        return top + np.log(total), gx, gy
+        return value, gx, gy
 
     return vg
 
@@ -497,19 +431,3 @@ def get_target(target_id: str) -> Target:
         raise TargetError(
             f"Unknown target {target_id!r}; choose one of: {', '.join(_BUILTINS)}"
         ) from None
-
-
-def target_from_source(source: str, target_id: str = "custom", name: str = "Custom") -> Target:
-    """A target from Python source that defines ``log_density(x, y)`` and optionally
-    ``extent = (xmin, xmax, ymin, ymax)`` (default (-3, 3, -3, 3)); ``np``/``numpy`` and
-    ``math`` are predefined. log p~ is the user's function; its gradient comes from the library
-    (complex step, else fourth-order central differences); log Z = log ∫∫_{R²} exp(log p~) is
-    computed once here by ``compute_log_z`` (typically well under a second on CPython).
-
-    Bad source raises TargetError with a one-line message naming the problem (syntax error
-    and its line, exceptions, missing function, wrong shape, NaN/+inf, bad extent, density not
-    falling off inside the extent, log Z not converging); see vi_core.custom_target.
-    """
-    from vi_core.custom_target import target_from_source as build
-
-    return build(source, target_id=target_id, name=name)

@@ -10,7 +10,7 @@ from functools import cache
 import pytest
 
 from tests.e2e.conftest import ARTIFACTS, ROOT, wait_ready
-from vi_core.protocol import handle
+from vi_core.protocol import Session
 
 pytestmark = pytest.mark.e2e
 
@@ -23,8 +23,11 @@ def readouts(page) -> dict[str, float]:
     }
 
 
+_SESSION = Session()  # CPython's side of the comparisons, like the page's worker has one
+
+
 def cpython(method: str, **params) -> dict:
-    reply = handle({"method": method, "params": params})
+    reply = _SESSION.handle({"method": method, "params": params})
     assert reply["ok"], reply
     return reply["result"]
 
@@ -113,7 +116,7 @@ def shared_page(browser, server):
 @cache
 def library_fit(target: str, family: str) -> dict:
     # The same function `python -m vi_core fit` runs (tests/unit/test_cli.py checks that).
-    from vi_core.optimize import fit
+    from vi_core.fit import fit
 
     return fit(target, family).to_dict()
 
@@ -265,7 +268,7 @@ def test_screenshots(page, page_log, server, size):
 
 def test_fits_in_pyodide_match_cpython(page, page_log, server):
     """vi_core in the browser (Pyodide, wasm numpy/scipy) reproduces CPython's fits."""
-    from vi_core.optimize import fit
+    from vi_core.fit import fit
 
     page.goto(server.base_url)
     wait_ready(page)

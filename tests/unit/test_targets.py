@@ -16,9 +16,11 @@ import pytest
 from numpy.polynomial.legendre import leggauss
 from scipy import integrate
 
+from vi_core.custom_target import target_from_source
 from vi_core.errors import TargetError
 from vi_core.log_z import compute_log_z
-from vi_core.targets import Target, get_target, target_from_source, target_ids
+from vi_core.target import Target
+from vi_core.targets import get_target, target_ids
 
 REFERENCE_IDS = ["banana", "bimodal", "nessie", "mickie", "ring", "funnel"]
 LITERATURE_IDS = ["correlated-gaussian", "student-t", "gaussian-ring", "energy-u1",

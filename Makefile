@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: build serve test test-unit test-e2e lint bench clean distclean
+.PHONY: build serve test test-unit test-js test-e2e lint bench clean distclean
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON312)" || { echo "Python 3.12 is needed (Pyodide 0.27 runs 3.12): install it, or pass PYTHON312=/path/to/python3.12"; exit 1; }
@@ -32,16 +32,22 @@ browser: $(VENV)/.installed
 	./scripts/ensure-browser.sh $(PY)
 
 test: build browser
+	node --test tests/js/*.test.js
 	$(PY) -m pytest
 
 test-unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit
 
+# The page's pure JS modules, with Node's built-in test runner.
+test-js: node_modules/.installed
+	node --test tests/js/*.test.js
+
 test-e2e: build browser
 	$(PY) -m pytest tests/e2e
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed node_modules/.installed
 	$(PY) -m ruff check vi_core sitegen tests bench build.py
+	node_modules/.bin/eslint site_src/js tests/js eslint.config.js
 
 bench: $(VENV)/.installed
 	$(PY) bench/bench.py

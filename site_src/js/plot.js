@@ -4,6 +4,7 @@
 
 import { contours } from "d3-contour";
 import { interpolateViridis } from "d3-scale-chromatic";
+import { principalAxes } from "./geometry.js";
 
 export const COLORS = {
   q: "#ff7f0e", // orange against viridis' blues and greens; also distinct for colour-blind readers
@@ -161,18 +162,4 @@ export function drawQ(ctx, frame, view, { samples, selected }) {
       ctx.stroke();
     }
   }
-}
-
-/** Principal axes of a 2x2 covariance: [{length, angle}] (angle of the axis in data space). */
-export function principalAxes(cov) {
-  const [[a, b], [, d]] = cov;
-  const half = (a + d) / 2;
-  const root = Math.sqrt(((a - d) / 2) ** 2 + b * b);
-  const l1 = half + root;
-  const l2 = Math.max(half - root, 1e-300);
-  const theta = root < 1e-15 * half ? 0 : 0.5 * Math.atan2(2 * b, a - d);
-  return [
-    { length: Math.sqrt(l1), angle: theta },
-    { length: Math.sqrt(l2), angle: theta + Math.PI / 2 },
-  ];
 }

@@ -2,28 +2,27 @@
 // log Z - ELBO (= KL) on a log scale, where optimizers' convergence rates show as slopes.
 // Earlier runs on the same target and family stay as grey "ghosts" to compare optimizers.
 
+import { ticks } from "d3-array";
 import { COLORS } from "./plot.js";
 
 const PAD = { left: 46, right: 10, top: 10, bottom: 22 };
 const GHOST = "rgba(95, 99, 104, 0.55)";
 
-function niceTicks(lo, hi, count) {
-  const span = hi - lo || 1;
-  const step0 = span / count;
-  const mag = 10 ** Math.floor(Math.log10(step0));
-  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= step0);
-  const ticks = [];
-  for (let t = Math.ceil(lo / step) * step; t <= hi + 1e-12; t += step) ticks.push(t);
-  return ticks;
+/** The value axis' ticks: about four round values in the ELBO view; in the gap view (log10 of
+ * the gap) whole powers of ten only. */
+export function traceTicks(lo, hi, mode) {
+  if (mode === "gap") return ticks(Math.ceil(lo), Math.floor(hi), 4).filter(Number.isInteger);
+  return ticks(lo, hi, 4);
 }
 
-function tickLabel(t, lo, hi) {
+/** A tick's label, with as many decimals as the axis' span needs. */
+export function tickLabel(t, lo, hi) {
   const label = t.toFixed(Math.max(0, -Math.floor(Math.log10(hi - lo)) + 1));
   return /^-0(\.0*)?$/.test(label) ? label.slice(1) : label;
 }
 
 /** Points [[iteration, y]] of a trace in the chosen mode; gap mode drops non-positive gaps. */
-function series(trace, logZ, mode) {
+export function series(trace, logZ, mode) {
   const out = [];
   for (const [i, elbo] of trace) {
     if (!Number.isFinite(elbo)) continue;
@@ -33,6 +32,19 @@ function series(trace, logZ, mode) {
     } else out.push([i, elbo]);
   }
   return out;
+}
+
+/** The axes' domain for points [[iteration, y]]: iterations 0..n, values lo..hi with a margin
+ * (the ELBO view keeps log Z in sight). */
+export function traceDomain(points, logZ, mode) {
+  const values = points.map(([, v]) => v);
+  if (mode === "elbo" && Number.isFinite(logZ)) values.push(logZ);
+  let n = 1;
+  for (const [i] of points) n = Math.max(n, i);
+  const lo = values.length ? Math.min(...values) : 0;
+  const hi = values.length ? Math.max(...values) : 1;
+  const margin = Math.max((hi - lo) * 0.08, mode === "gap" ? 0.2 : 0.05);
+  return { n, lo: lo - margin, hi: hi + margin };
 }
 
 /**
@@ -45,16 +57,7 @@ export function drawTrace(ctx, w, h, trace, logZ, { mode = "elbo", ghosts = [] }
   if (mode === "gap" && !Number.isFinite(logZ)) mode = "elbo";
   const main = series(trace, logZ, mode);
   const others = ghosts.map((g) => ({ label: g.label, points: series(g.trace, logZ, mode) }));
-  const all = [main, ...others.map((g) => g.points)].flat();
-  const values = all.map(([, v]) => v);
-  if (mode === "elbo" && Number.isFinite(logZ)) values.push(logZ);
-  let n = 1;
-  for (const [i] of all) n = Math.max(n, i);
-  let lo = values.length ? Math.min(...values) : 0;
-  let hi = values.length ? Math.max(...values) : 1;
-  const margin = Math.max((hi - lo) * 0.08, mode === "gap" ? 0.2 : 0.05);
-  lo -= margin;
-  hi += margin;
+  const { n, lo, hi } = traceDomain([main, ...others.map((g) => g.points)].flat(), logZ, mode);
   const X = (i) => PAD.left + (i / n) * (w - PAD.left - PAD.right);
   const Y = (v) => PAD.top + ((hi - v) / (hi - lo)) * (h - PAD.top - PAD.bottom);
 
@@ -64,10 +67,7 @@ export function drawTrace(ctx, w, h, trace, logZ, { mode = "elbo", ghosts = [] }
   ctx.lineWidth = 1;
   ctx.textAlign = "right";
   ctx.textBaseline = "middle";
-  const ticks = mode === "gap"
-    ? niceTicks(Math.ceil(lo), Math.floor(hi), 4).filter(Number.isInteger)
-    : niceTicks(lo, hi, 4);
-  for (const t of ticks) {
+  for (const t of traceTicks(lo, hi, mode)) {
     ctx.beginPath();
     ctx.moveTo(PAD.left, Y(t));
     ctx.lineTo(w - PAD.right, Y(t));

@@ -5,6 +5,8 @@
 // Numbers use JavaScript's shortest round-trip form, so a copied link restores q exactly.
 // Parsing never throws: what cannot be read is dropped and reported in `problems`.
 
+import { CUSTOM, kInRange } from "./catalog.js";
+
 const Q_KEYS = ["mean", "scale", "corr", "weight"];
 
 function parseNumbers(text, perComponent) {
@@ -13,8 +15,13 @@ function parseNumbers(text, perComponent) {
   return parts;
 }
 
-/** Read the state from a query string; returns {target, family, optimizer, k, natural, embed, problems}. */
-export function readUrlState(search) {
+/**
+ * Read the state from a query string.
+ * @param {string} search
+ * @param {{min: number, max: number}|null} kLimits  K's limits (the catalog's k_range)
+ * @returns {{target, family, optimizer, k, natural, source, problems: string[]}}
+ */
+export function readUrlState(search, kLimits) {
   const params = new URLSearchParams(search);
   const problems = [];
   const state = {
@@ -24,13 +31,13 @@ export function readUrlState(search) {
     k: null,
     natural: null,
     source: params.get("source"),
-    params,
     problems,
   };
   if (params.has("k")) {
     const k = Number(params.get("k"));
-    if (Number.isInteger(k) && k >= 1 && k <= 10) state.k = k;
-    else problems.push(`k=${params.get("k")} is not a whole number from 1 to 10`);
+    if (kInRange(kLimits, k)) state.k = k;
+    else if (kLimits) problems.push(`k=${params.get("k")} is not a whole number from ${kLimits.min} to ${kLimits.max}`);
+    else problems.push(`k=${params.get("k")} is not used by any family`);
   }
   if (params.has("mean")) {
     const means = parseNumbers(params.get("mean"), 2);
@@ -55,12 +62,53 @@ export function readUrlState(search) {
   return state;
 }
 
+/**
+ * What the link asks for, checked against the catalog: unknown ids fall back to `start`'s
+ * (the page's defaults) with a problem that names the fallback.
+ * @param {ReturnType<typeof readUrlState>} url
+ * @param {ReturnType<import("./catalog.js").makeCatalog>} catalog
+ * @param {{target: string, family: string, optimizer: string}} start
+ * @returns {{target, family, k, optimizer, source, natural, problems: string[]}}
+ */
+export function resolveUrlState(url, catalog, start) {
+  const out = { target: start.target, family: start.family, k: null, optimizer: start.optimizer,
+    source: null, natural: url.natural, problems: [...url.problems] };
+  if (url.target === CUSTOM) {
+    if (url.source) { out.target = CUSTOM; out.source = url.source; }
+    else out.problems.push(`target=custom needs its source in the link, showing ${catalog.target(out.target).name}`);
+  } else if (url.target !== null) {
+    if (catalog.hasTarget(url.target)) out.target = url.target;
+    else out.problems.push(`unknown target "${url.target}", showing ${catalog.target(out.target).name}`);
+  }
+  if (url.family !== null) {
+    const alias = familyAlias(catalog, url.family);
+    if (alias) { out.family = alias.family; out.k = alias.k; }
+    else if (catalog.hasFamily(url.family)) out.family = url.family;
+    else out.problems.push(`unknown family "${url.family}", showing ${catalog.family(out.family).name}`);
+  }
+  if (url.optimizer !== null) {
+    if (catalog.hasOptimizer(url.optimizer)) out.optimizer = url.optimizer;
+    else out.problems.push(`unknown optimizer "${url.optimizer}", using ${catalog.optimizer(out.optimizer).name}`);
+  }
+  if (url.k !== null && catalog.kRange(out.family)) out.k = url.k;
+  return out;
+}
+
+/** `${family}-${K}` for a family whose K is chosen (mixture-full-4): {family, k}, else null. */
+export function familyAlias(catalog, text) {
+  for (const id of catalog.familiesWithK()) {
+    const match = text.match(new RegExp(`^${id.replace(/[-.]/g, "\\$&")}-(\\d+)$`));
+    if (match && kInRange(catalog.kRange(id), Number(match[1]))) return { family: id, k: Number(match[1]) };
+  }
+  return null;
+}
+
 /** Write the state back: the link a visitor copies reproduces the view. Other params are kept. */
 export function writeUrlState({ target, family, optimizer, k, natural, source }, base) {
   const params = new URLSearchParams(base);
   params.set("target", target);
   // A custom target travels in the link as its source code.
-  if (target === "custom" && source) params.set("source", source); else params.delete("source");
+  if (target === CUSTOM && source) params.set("source", source); else params.delete("source");
   params.set("family", family);
   params.set("optimizer", optimizer);
   if (k) params.set("k", String(k)); else params.delete("k");

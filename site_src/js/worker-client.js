@@ -1,5 +1,7 @@
-// The page's side of the worker protocol (documented in static/worker.js): one request, one
-// promise; progress, readiness and run frames arrive as callbacks.
+// The page's end of the worker protocol (messages.js): one request, one promise; progress,
+// readiness and run frames arrive as callbacks. It knows nothing of the page's state.
+
+import { TO_WORKER, FROM_WORKER, toError } from "./messages.js";
 
 /** Decode the files that standalone.html carries inline (gzip, then base64) into ArrayBuffers. */
 async function inlineFiles(elements) {
@@ -26,13 +28,13 @@ export class PythonWorker {
     return worker;
   }
 
-  /** runtime: {mode: "vendored"} or {mode: "cdn", index_url, integrity, vi_core_wheel}.
+  /** runtime: see messages.js (Runtime).
    * callbacks: onProgress, onReady, onFatal, and onStall (work outstanding, no word for a while). */
   constructor(url, callbacks, runtime = { mode: "vendored" }) {
     this.url = url;
     this.callbacks = callbacks;
     this.runtime = runtime;
-    this.pending = new Map();
+    this.pending = new Map(); // id -> {resolve, reject, onFrame}
     this.nextId = 1;
     this.lastHeard = performance.now();
     this.stallReported = false;
@@ -50,26 +52,28 @@ export class PythonWorker {
       delete files["worker.js"];
     }
     this.worker = new Worker(url, { name: "vi-python" });
-    this.worker.onmessage = (event) => this.receive(event.data, this.callbacks);
+    this.worker.onmessage = (event) => this.receive(event.data);
     this.worker.onerror = (event) => {
       event.preventDefault();
       this.callbacks.onFatal({ stage: "worker", error: { name: "WorkerError", message: event.message || "the Python worker could not start" } });
     };
     this.lastHeard = performance.now();
-    if (files) this.worker.postMessage({ type: "boot", runtime: { mode: "inline" }, files }, Object.values(files));
-    else this.worker.postMessage({ type: "boot", runtime: this.runtime });
+    if (files) this.post({ type: TO_WORKER.BOOT, runtime: { mode: "inline" }, files }, Object.values(files));
+    else this.post({ type: TO_WORKER.BOOT, runtime: this.runtime });
   }
 
-  /** Throw the worker away (whatever it was doing) and start a fresh one; pending calls fail. */
+  /** @param {import("./messages.js").ToWorker} message */
+  post(message, transfer) {
+    this.worker.postMessage(message, transfer);
+  }
+
+  /** Throw the worker away (whatever it was doing) and start a fresh one; pending calls fail
+   * with an error named "Restarted". */
   async restart() {
     this.worker.terminate();
     const pending = [...this.pending.values()];
     this.pending.clear();
-    for (const entry of pending) {
-      const err = new Error("Python was restarted");
-      err.name = "Restarted";
-      entry.reject(err);
-    }
+    for (const entry of pending) entry.reject(toError({ name: "Restarted", message: "Python was restarted" }));
     this.stallReported = false;
     await this.start();
   }
@@ -82,47 +86,48 @@ export class PythonWorker {
     }
   }
 
-  receive(msg, { onProgress, onReady, onFatal }) {
+  /** @param {import("./messages.js").FromWorker} msg */
+  receive(msg) {
+    const { onProgress, onReady, onFatal } = this.callbacks;
     this.lastHeard = performance.now();
     this.stallReported = false;
-    if (msg.type === "progress") return onProgress(msg);
-    if (msg.type === "ready") return onReady(msg.versions);
-    if (msg.type === "fatal") return onFatal(msg);
+    if (msg.type === FROM_WORKER.PROGRESS) return onProgress(msg);
+    if (msg.type === FROM_WORKER.READY) return onReady(msg.versions);
+    if (msg.type === FROM_WORKER.FATAL) return onFatal(msg);
     const entry = this.pending.get(msg.id);
     if (!entry) return;
-    if (msg.type === "frame") return entry.onFrame && entry.onFrame(msg.frame);
+    if (msg.type === FROM_WORKER.FRAME) return entry.onFrame && entry.onFrame(msg.frame);
     this.pending.delete(msg.id);
-    if (msg.type === "result") entry.resolve(msg.result);
-    else {
-      const err = new Error(msg.error.message);
-      err.name = msg.error.name;
-      entry.reject(err);
-    }
+    if (msg.type === FROM_WORKER.RESULT) entry.resolve(msg.result);
+    else entry.reject(toError(msg.error));
   }
 
   send(message, onFrame) {
     const id = this.nextId++;
     const promise = new Promise((resolve, reject) => this.pending.set(id, { resolve, reject, onFrame }));
     if (this.pending.size === 1) this.lastHeard = performance.now(); // the silence clock starts
-    this.worker.postMessage({ ...message, id });
+    this.post({ ...message, id });
     return { id, promise };
   }
 
+  /** One vi_core.protocol method. */
   call(method, params = {}) {
-    return this.send({ type: "call", method, params }).promise;
+    return this.send({ type: TO_WORKER.CALL, method, params }).promise;
   }
 
-  /** Start an optimization run; returns {id, promise}. Frames go to onFrame; stop(id) ends it. */
+  /** An optimization run (messages.js, RunParams): returns {id, promise}. Frames go to
+   * onFrame; stop(id) pauses it; the promise resolves with its last frame. */
   run(params, onFrame) {
-    return this.send({ type: "run", params }, onFrame);
+    return this.send({ type: TO_WORKER.RUN, params }, onFrame);
   }
 
   stop(id) {
-    this.worker.postMessage({ type: "stop", id });
+    this.post({ type: TO_WORKER.STOP, id });
   }
 }
 
-/** Coalesce requests: while one is in flight, keep only the newest; the UI never queues stale work. */
+/** Coalesce requests: while one is in flight, keep only the newest; the UI never queues stale
+ * work. A superseded request resolves with undefined. */
 export function latestOnly(fn) {
   let inFlight = false;
   let queued = null;

@@ -1,50 +1,30 @@
-/* The Python side of the page: a classic Web Worker that runs Pyodide + vi_core.
- *
- * Protocol (page <-> worker), every message a plain object dispatched on `type`:
- *   page -> worker
- *     {type: "call", id, method, params}   one vi_core.protocol method (see its docstring)
- *     {type: "run",  id, params}           start an optimization run; frames follow
- *     {type: "stop", id}                   stop run `id` after its current step
- *     {type: "boot", runtime, files?}      first message: where the runtime is (see below);
- *                                          files: {name: ArrayBuffer} for standalone.html
- *   worker -> page
- *     {type: "progress", stage, label}     start-up stages: runtime, packages, vi_core
- *     {type: "ready", versions}            Python is up; calls are welcome
- *     {type: "result", id, result}         reply to call/run `id`
- *     {type: "error", id, error}           reply to call/run `id` that failed: {name, message}
- *     {type: "frame", id, frame}           one animation frame of run `id`
- *     {type: "fatal", stage, error}        start-up failed: nothing will work
- * Calls are answered in order; unknown types get an error reply.
- */
-"use strict";
-
-// Where the runtime comes from is the page's choice, sent in the "boot" message:
+// The Python side of the page: a classic Web Worker that runs Pyodide + vi_core. Bundled by
+// esbuild into one classic script (assets/worker.js), so it can import the protocol's one
+// definition (messages.js) and keep importScripts, which module workers lack.
+//
+// Its protocol is messages.js. Where the runtime comes from is the page's choice, sent in the
+// boot message:
 //   vendored  next to this script, in ../pyodide/ (the default build)
 //   cdn       Pyodide and numpy/scipy from the official CDN, every file checked by Subresource
 //             Integrity; only vi_core's wheel comes from the site
 //   inline    standalone.html: the page sends every file as an ArrayBuffer, and a fetch() shim
 //             answers requests under a virtual address from those buffers (no network at all)
+
+import { TO_WORKER, FROM_WORKER, errorObject, toError } from "./messages.js";
+import { checkPacing, frameWork, pauseAfter } from "./pacing.js";
+
 const VIRTUAL_INDEX = "https://standalone.invalid/pyodide/";
 let status = "none"; // none | loading | loaded | failed
-let handle = null; // vi_core.protocol.handle_json
-const stopped = new Set();
-const queue = [];
+let handle = null; // vi_core's protocol session: handle_json(text) -> text
+const stopped = new Set(); // ids of runs asked to stop
+const queue = []; // call and run messages waiting their turn
 let draining = false;
 
-function errorObject(err) {
-  // Python exceptions arrive as PythonError with the traceback in .message; keep the last line.
-  const text = String((err && err.message) || err);
-  const lines = text.trim().split("\n");
-  return { name: (err && err.name) || "Error", message: lines[lines.length - 1] };
-}
+const post = (message, transfer) => self.postMessage(message, transfer);
 
 function call(method, params) {
   const reply = JSON.parse(handle(JSON.stringify({ method, params: params || {} })));
-  if (!reply.ok) {
-    const e = new Error(reply.error.message);
-    e.name = reply.error.name;
-    throw e;
-  }
+  if (!reply.ok) throw toError(reply.error);
   return reply.result;
 }
 
@@ -98,11 +78,18 @@ async function installCdnRuntime(runtime) {
   await importVerified(runtime.index_url + "pyodide.asm.js", runtime.integrity["pyodide.asm.js"]);
 }
 
+/** The protocol's entry point: a Session's handle_json where vi_core has one (one session per
+ * worker), else the module-level handle_json. */
+function protocolHandle(pyodide) {
+  const protocol = pyodide.pyimport("vi_core.protocol");
+  return protocol.Session ? protocol.Session().handle_json : protocol.handle_json;
+}
+
 async function boot(runtime, files) {
   status = "loading";
   let stage = "runtime";
   try {
-    self.postMessage({ type: "progress", stage, label: "Starting Python (Pyodide runtime)" });
+    post({ type: FROM_WORKER.PROGRESS, stage, label: "Starting Python (Pyodide runtime)" });
     let indexURL;
     if (runtime.mode === "inline") {
       installInlineAssets(files);
@@ -116,52 +103,60 @@ async function boot(runtime, files) {
     }
     const pyodide = await self.loadPyodide({ indexURL });
     stage = "packages";
-    self.postMessage({ type: "progress", stage, label: "Loading numpy and scipy" });
+    post({ type: FROM_WORKER.PROGRESS, stage, label: "Loading numpy and scipy" });
     await pyodide.loadPackage(["numpy", "scipy"], { messageCallback: () => {} });
     stage = "vi_core";
-    self.postMessage({ type: "progress", stage, label: "Loading vi_core" });
+    post({ type: FROM_WORKER.PROGRESS, stage, label: "Loading vi_core" });
     // From the CDN, the official lock does not know vi_core: load its wheel by URL (its
     // dependencies are loaded above). Otherwise the site's lock lists it with its sha256.
     const viCore = runtime.mode === "cdn" ? new URL("../pyodide/" + runtime.vi_core_wheel, self.location.href).href : "vi-core";
     await pyodide.loadPackage([viCore], { messageCallback: () => {}, errorCallback: (m) => { throw new Error(m); } });
-    handle = pyodide.pyimport("vi_core.protocol").handle_json;
+    handle = protocolHandle(pyodide);
     const versions = call("versions");
     status = "loaded";
-    self.postMessage({ type: "ready", versions });
+    post({ type: FROM_WORKER.READY, versions });
   } catch (err) {
     status = "failed";
-    self.postMessage({ type: "fatal", stage, error: errorObject(err) });
+    post({ type: FROM_WORKER.FATAL, stage, error: errorObject(err) });
   }
 }
 
+/**
+ * An optimization run (messages.js, RunMessage): steps in frames paced by params.pacing;
+ * awaiting between frames lets a stop message in. A stopped run, or one that has done its
+ * max_steps, stays open in Python (paused) so that Optimize or Step can continue it.
+ * @param {number} id
+ * @param {import("./messages.js").RunParams} params
+ */
 async function run(id, params) {
-  // Steps run in slices; awaiting between frames lets a "stop" message in. A stopped run stays
-  // open (paused) so that Optimize or Step can continue it with its optimizer memory intact.
-  const run_id = params.run_id ?? call("start_run", params).run_id;
-  const frameMs = params.frame_ms ?? 40;
+  const pacing = checkPacing(params.pacing);
+  const { target, family, k, optimizer, theta, resume } = params;
+  const run_id = params.run_id ?? call("start_run", { target, family, k, optimizer, theta, resume }).run_id;
+  let left = params.max_steps ?? Infinity;
   let last = null;
   let frames = 0;
   try {
     for (;;) {
       if (stopped.has(id)) {
         stopped.delete(id);
-        return { run_id, done: false, converged: false, trace: [], view: last && last.view };
+        return { run_id, done: false, converged: false, iteration: last ? last.iteration : 0, trace: [],
+          view: last && last.view, state: last && last.state };
       }
       const t0 = performance.now();
-      // Long runs speed up as they go: the first frames are for watching, the rest for arriving.
-      const speedUp = 2 ** Math.min(10, Math.floor(frames++ / 40));
-      const steps = (params.steps_per_frame ?? 1) * speedUp;
-      const frame = call("advance_run", { run_id, steps, budget_ms: Math.min(200, (params.budget_ms ?? 25) * speedUp) });
+      const { steps, budget_ms } = frameWork(pacing, frames++, left);
+      const frame = { run_id, ...call("advance_run", { run_id, steps, budget_ms }) };
+      left -= frame.trace.length;
       if (frame.done) {
         call("finish_run", { run_id, reason: frame.converged ? "converged" : "max_iter" });
-        return { run_id, ...frame };
+        return frame;
       }
+      if (left <= 0) return frame; // a Step: paused after its iterations
       last = frame;
-      self.postMessage({ type: "frame", id, frame });
-      await sleep(Math.max(0, frameMs - (performance.now() - t0)));
+      post({ type: FROM_WORKER.FRAME, id, frame });
+      await sleep(pauseAfter(pacing, performance.now() - t0));
     }
   } catch (err) {
-    try { call("finish_run", { run_id, reason: "error" }); } catch (_) { /* already gone */ }
+    try { call("finish_run", { run_id, reason: "error" }); } catch { /* already gone */ }
     throw err;
   }
 }
@@ -169,10 +164,10 @@ async function run(id, params) {
 async function serve(msg) {
   try {
     if (status !== "loaded") throw new Error("Python is not ready yet");
-    const result = msg.type === "run" ? await run(msg.id, msg.params) : call(msg.method, msg.params);
-    self.postMessage({ type: "result", id: msg.id, result });
+    const result = msg.type === TO_WORKER.RUN ? await run(msg.id, msg.params) : call(msg.method, msg.params);
+    post({ type: FROM_WORKER.RESULT, id: msg.id, result });
   } catch (err) {
-    self.postMessage({ type: "error", id: msg.id, error: errorObject(err) });
+    post({ type: FROM_WORKER.ERROR, id: msg.id, error: errorObject(err) });
   }
 }
 
@@ -184,16 +179,16 @@ async function drain() {
 }
 
 self.onmessage = (event) => {
+  /** @type {import("./messages.js").ToWorker} */
   const msg = event.data || {};
-  if (msg.type === "boot" && status === "none") {
+  if (msg.type === TO_WORKER.BOOT && status === "none") {
     boot(msg.runtime || { mode: "vendored" }, msg.files).then(drain);
-  } else if (msg.type === "stop") {
+  } else if (msg.type === TO_WORKER.STOP) {
     stopped.add(msg.id);
-  } else if (msg.type === "call" || msg.type === "run") {
+  } else if (msg.type === TO_WORKER.CALL || msg.type === TO_WORKER.RUN) {
     queue.push(msg);
     if (status === "loaded") drain();
   } else {
-    self.postMessage({ type: "error", id: msg.id, error: { name: "ProtocolError", message: `unknown message type ${msg.type}` } });
+    post({ type: FROM_WORKER.ERROR, id: msg.id, error: { name: "ProtocolError", message: `unknown message type ${msg.type}` } });
   }
 };
-

@@ -1,0 +1,116 @@
+// The controls: target, family, K and optimizer selects, the buttons, the trace's view, the
+// samples toggle, the custom target's editor and the restart button. Events call the session,
+// the runs or store actions; render() sets the controls from the state.
+
+import { CUSTOM, kChoices, requestK, targetEntry } from "./catalog.js";
+
+const $ = (id) => document.getElementById(id);
+
+/** The options of a select, rebuilt only when the list changes. */
+function setOptions(select, items) {
+  const key = items.map((item) => `${item.id}\u0000${item.name}`).join("\u0001");
+  if (select.dataset.options === key) return;
+  select.replaceChildren(...items.map((item) => new Option(item.name, item.id)));
+  select.dataset.options = key;
+}
+
+/**
+ * @param {object} deps
+ * @param {ReturnType<import("./store.js").createStore>} deps.store
+ * @param {ReturnType<import("./catalog.js").makeCatalog>} deps.catalog
+ * @param {ReturnType<import("./session.js").createSession>} deps.session
+ * @param {ReturnType<import("./runs.js").createRuns>} deps.runs
+ */
+export function createControls({ store, catalog, session, runs }) {
+  /** Run an async reaction to an event; its failure becomes the notice. */
+  async function guarded(action) {
+    try {
+      await action();
+    } catch (err) {
+      if (err.name === "Restarted") return; // the restart says so itself
+      store.setNotice(err.message, "error");
+    }
+  }
+
+  function wire() {
+    const range = catalog.families.map((f) => f.k_range).find(Boolean) || null;
+    $("k-select").replaceChildren(...kChoices(range).map((k) => new Option(String(k), String(k))));
+    setOptions($("family-select"), catalog.families);
+    setOptions($("optimizer-select"), catalog.optimizers);
+
+    $("target-select").addEventListener("change", (e) => guarded(async () => {
+      runs.cancel();
+      store.chooseTarget(e.target.value);
+      store.setNotice("");
+      await session.loadTarget();
+      await session.startOver();
+    }));
+    $("family-select").addEventListener("change", (e) => guarded(async () => {
+      runs.cancel();
+      store.chooseFamily(e.target.value);
+      store.setNotice("");
+      await session.startOver();
+    }));
+    $("k-select").addEventListener("change", (e) => guarded(async () => {
+      runs.cancel();
+      store.chooseK(Number(e.target.value));
+      await session.startOver();
+    }));
+    $("optimizer-select").addEventListener("change", (e) => {
+      runs.discardPaused();
+      store.chooseOptimizer(e.target.value);
+    });
+    $("custom-apply").addEventListener("click", () => guarded(async () => {
+      store.setNotice("");
+      try {
+        await session.useCustomTarget($("custom-source").value);
+        const t = store.state.customTarget;
+        store.setNotice(`Custom target ready: log Z = ${t.log_z.toFixed(4)} (± ${t.log_z_error.toExponential(0)}).`, "info");
+      } catch (err) {
+        if (err.name !== "Restarted") store.setNotice(`Your target was not accepted: ${err.message}`, "error");
+      }
+    }));
+    $("optimize-button").addEventListener("click", () => guarded(runs.optimize));
+    $("step-button").addEventListener("click", () => guarded(runs.step));
+    $("reset-button").addEventListener("click", () => guarded(async () => {
+      store.setNotice("");
+      await session.resetQ();
+    }));
+    for (const button of document.querySelectorAll("[data-trace-mode]")) {
+      button.addEventListener("click", () => store.setTraceMode(button.dataset.traceMode));
+    }
+    $("show-samples").addEventListener("change", (e) => {
+      store.setShowSamples(e.target.checked);
+      if (e.target.checked) session.refreshSamples();
+    });
+    $("restart-python").addEventListener("click", () => guarded(session.restart));
+  }
+
+  function render(state) {
+    const targets = state.customTarget ? [...catalog.targets, { id: CUSTOM, name: state.customTarget.name }] : catalog.targets;
+    setOptions($("target-select"), targets);
+    $("target-select").value = state.target;
+    $("family-select").value = state.family;
+    $("optimizer-select").value = state.optimizer;
+    const range = catalog.kRange(state.family);
+    $("k-field").hidden = !range;
+    if (range) $("k-select").value = String(requestK(catalog, state.family, state.k));
+
+    const target = targetEntry(catalog, state.target, state.customTarget);
+    $("target-text").textContent = target ? target.description : "";
+    $("family-text").textContent = catalog.family(state.family).description;
+    $("optimizer-text").textContent = catalog.optimizer(state.optimizer).description;
+
+    const optimizing = state.run !== null && state.run.kind === "optimize";
+    $("optimize-button").textContent = optimizing ? "Stop" : "Optimize";
+    $("optimize-button").setAttribute("aria-pressed", optimizing ? "true" : "false");
+    for (const b of document.querySelectorAll("[data-trace-mode]")) {
+      b.setAttribute("aria-pressed", String(b.dataset.traceMode === state.traceMode));
+    }
+    $("show-samples").checked = state.showSamples;
+    for (const el of document.querySelectorAll("[data-needs-python]")) el.disabled = state.python !== "ready";
+    $("restart-python").hidden = !state.stalled;
+  }
+
+  return { wire, render };
+}

@@ -1,0 +1,47 @@
+// Embedding in an article: ?embed=1 picks a compact layout, ?controls=a,b,c which optional
+// parts show (on any page); inside an iframe the page reports its height to the host with
+// postMessage({type: "vi-demo:resize", height}).
+
+export const EMBED_CONTROLS = ["target", "family", "trace"];
+export const ALL_CONTROLS = ["target", "family", "optimizer", "trace", "samples", "editor", "custom", "about"];
+
+/** What the query asks for: {embed, shown: [control], unknown: [name]}. Pure. */
+export function readEmbedding(search) {
+  const params = new URLSearchParams(search);
+  const embed = params.get("embed") === "1";
+  let shown = embed ? EMBED_CONTROLS : ALL_CONTROLS;
+  let unknown = [];
+  if (params.has("controls")) {
+    const asked = params.get("controls").split(",").map((c) => c.trim()).filter(Boolean);
+    unknown = asked.filter((c) => !ALL_CONTROLS.includes(c));
+    shown = asked.filter((c) => ALL_CONTROLS.includes(c));
+  }
+  return { embed, shown, unknown };
+}
+
+export function unknownControlsNotice(unknown) {
+  return unknown.length ? `Unknown controls ignored: ${unknown.join(", ")} (known: ${ALL_CONTROLS.join(", ")}).` : "";
+}
+
+/** Lay the page out as asked (before the first paint). */
+export function applyEmbedding({ embed, shown }) {
+  if (embed) document.documentElement.dataset.embed = "1";
+  for (const el of document.querySelectorAll("[data-control]")) {
+    el.classList.toggle("control-hidden", !shown.includes(el.dataset.control));
+  }
+}
+
+/** Tell the host page our height whenever it changes, so it can size the iframe. */
+export function reportHeight() {
+  const app = document.querySelector(".app");
+  let last = -1;
+  const send = () => {
+    const height = Math.ceil(app.getBoundingClientRect().height);
+    if (height !== last) {
+      last = height;
+      window.parent.postMessage({ type: "vi-demo:resize", height }, "*");
+    }
+  };
+  new ResizeObserver(send).observe(app);
+  send();
+}

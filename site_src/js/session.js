@@ -1,0 +1,151 @@
+// What the page asks vi_core for, outside optimization runs: q from a drag, a field, a link or
+// Reset; the target's colour grid; samples; the visitor's own target; and what happens when
+// Python comes up (or back after a restart). Each request's answer goes to the store.
+
+import { latestOnly } from "./worker-client.js";
+import { CUSTOM, componentCount, requestK, targetEntry } from "./catalog.js";
+
+const SAMPLE_SEED = 1; // the same draws for the same q: the Monte Carlo ELBO is reproducible
+
+/** The defaults' q applies when Reset is pressed on the defaults' target and family (a scene
+ * returns to its own q); otherwise the build's precomputed Reset theta, if it is for this K. */
+export function resetStart(state, catalog, initial) {
+  const d = initial.defaults;
+  if (d.natural && state.target === d.target && state.family === d.family) return { natural: d.natural, theta: null };
+  const precomputed = initial.initial_thetas?.[state.target]?.[state.family];
+  const defaultK = componentCount(catalog, state.family, state.k) === catalog.family(state.family).k;
+  return { natural: null, theta: precomputed && defaultK ? precomputed : null };
+}
+
+/**
+ * @param {object} deps
+ * @param {ReturnType<import("./store.js").createStore>} deps.store
+ * @param {ReturnType<import("./catalog.js").makeCatalog>} deps.catalog
+ * @param {object} deps.initial  the page's #vi-initial data (defaults, initial_thetas, ...)
+ * @param {ReturnType<import("./python.js").createPython>} deps.python
+ * @param {ReturnType<import("./runs.js").createRuns>} deps.runs
+ */
+export function createSession({ store, catalog, initial, python, runs }) {
+  const evaluateLatest = latestOnly((params) => python.call("evaluate", params));
+  const samplesLatest = latestOnly((params) => python.call("samples", params));
+  const qParams = (s = store.state) => ({ target: s.target, family: s.family, k: requestK(catalog, s.family, s.k) });
+
+  /** After q moved: samples follow it, if they are on. */
+  function viewChanged() {
+    if (store.state.showSamples) refreshSamples();
+  }
+
+  async function refreshSamples() {
+    const s = store.state;
+    if (!s.view || !(s.python === "ready" || s.python === "starting")) return;
+    try {
+      const theta = s.view.theta;
+      const out = await samplesLatest({ ...qParams(s), theta, n: catalog.samples, seed: SAMPLE_SEED });
+      if (out) store.samplesArrived(theta, out.points, out.mc);
+    } catch (err) {
+      if (err.name !== "Restarted") store.setNotice(`Could not draw samples: ${err.message}`);
+    }
+  }
+
+  /** q as the visitor set it (a handle, a field). */
+  async function setNatural(natural) {
+    runs.cancel();
+    try {
+      const view = await evaluateLatest({ ...qParams(), natural });
+      if (view) {
+        store.showView(view);
+        viewChanged();
+      }
+    } catch (err) {
+      if (err.name !== "Restarted") store.setNotice(`Those parameters were not accepted: ${err.message}`);
+    }
+  }
+
+  async function loadTarget() {
+    const target = store.state.target;
+    store.setTargetGrid(await python.call("target_grid", { target }));
+  }
+
+  /** q starts over: from `natural` (a link's), else the Reset q. `fresh`: a new target, family
+   * or K, so earlier runs are no longer kept to compare. */
+  async function resetQ(natural = null, { fresh = false } = {}) {
+    runs.cancel();
+    const start = natural ? { natural, theta: null } : resetStart(store.state, catalog, initial);
+    const view = await python.call("evaluate", { ...qParams(), ...start });
+    store.resetView(view, { fresh });
+    viewChanged();
+  }
+
+  const startOver = () => resetQ(null, { fresh: true });
+
+  /** Send the source to vi_core; on success it becomes the "custom" target everywhere. */
+  async function useCustomTarget(source) {
+    const entry = await python.call("set_custom_target", { source });
+    runs.cancel();
+    store.customTargetAccepted(entry, source);
+    await loadTarget();
+    await startOver();
+  }
+
+  /** Python is up (the first time, or after a restart): bring the page to where the visitor
+   * is, then open the controls. */
+  async function pythonUp({ firstPaint, urlNatural }) {
+    const restarted = store.state.restarts > 0;
+    store.callStarted();
+    try {
+      if (!restarted && store.state.target === CUSTOM) {
+        try {
+          await useCustomTarget(store.state.customSource);
+        } catch (err) {
+          const fallback = initial.defaults.target;
+          store.customTargetRefused(fallback,
+            `The link's custom target was not accepted (${err.message}); showing ${catalog.target(fallback).name}.`);
+        }
+      }
+      const s = store.state;
+      if (!s.targetGrid || s.targetGrid.target !== s.target) await loadTarget();
+      if (restarted) {
+        await restoreView();
+      } else if (!firstPaint) {
+        let natural = urlNatural;
+        if (natural && !natural.scales) {
+          // A link with means only: the family's default scales fill in.
+          const defaults = await python.call("evaluate", qParams());
+          natural = defaults.natural.means.length === natural.means.length ? { ...natural, scales: defaults.natural.scales } : null;
+        }
+        try {
+          await resetQ(natural);
+        } catch (err) {
+          store.setNotice(`The link's q was not accepted (${err.message}); showing the default q.`);
+          await resetQ();
+        }
+      }
+    } catch (err) {
+      store.setNotice(err.message, "error");
+    } finally {
+      store.callEnded();
+    }
+    store.pythonReady();
+  }
+
+  /** After a restart: the same target, family and q (and a paused run keeps its memory). */
+  async function restoreView() {
+    const s = store.state;
+    if (s.view && s.view.target === s.target && targetEntry(catalog, s.target, s.customTarget)) {
+      const view = await python.call("evaluate", { ...qParams(s), theta: s.view.theta });
+      store.showView(view);
+      viewChanged();
+    } else {
+      await startOver();
+    }
+    store.setNotice("Python was restarted; your view is back.", "info");
+  }
+
+  /** Replace a stuck Python; the page keeps its state. A custom target that may be the cause
+   * is dropped (its source stays in the editor). */
+  async function restart() {
+    await python.restart(initial.defaults.target);
+  }
+
+  return { setNatural, refreshSamples, loadTarget, resetQ, startOver, useCustomTarget, pythonUp, restart };
+}

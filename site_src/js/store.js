@@ -1,0 +1,278 @@
+// The page's one store: the whole state, declared once, and the only functions that change it
+// (the actions below). The state object is frozen and replaced on every change, so nothing
+// else can write it; subscribers (the renderers, the URL) are told once per batch of changes.
+//
+// Data flows one way: an event (a click, a drag, a reply from vi_core) calls an action ->
+// the state changes -> subscribers render it. Rendering never writes state.
+
+/**
+ * The whole state of the page. Every field is here, with what it means.
+ * @param {{target: string, family: string, k: number|null, optimizer: string,
+ *          customSource: string|null, notice?: {text: string, kind: string}}} start
+ */
+export function initialState(start) {
+  return {
+    // ---- what q is fitted to, and how
+    target: start.target, // id of the target on show: a catalog id, or "custom"
+    family: start.family, // id of q's family
+    k: start.k ?? null, // chosen K for a family with a K range; null: the family's default
+    optimizer: start.optimizer, // id of the optimizer Optimize and Step use
+    customSource: start.customSource ?? null, // Python source of the custom target (it travels in the link), or null
+    customTarget: null, // the custom target's entry (catalog shape, with ranges) once vi_core accepted it, or null
+
+    // ---- what is shown
+    targetGrid: null, // {target, extent, nx, ny, log_density} of the target on show, or null
+    view: null, // the latest view of q from vi_core (see vi_core/protocol.py), or null
+    selected: 0, // index of the selected component: its scale handles and fields show
+    dragging: null, // the handle being dragged: {key, x, y} (it follows the pointer, data coordinates), or null
+    showSamples: false, // is "Show samples from q" on
+    samples: null, // {theta, points, mc: {elbo, error, n}} drawn from q with that theta, or null
+    gaugeSpan: 0, // nats the bound gauge spans: the worst KL gap since Reset, with room below
+
+    // ---- the ELBO trace
+    trace: [], // [[iteration, elbo]] since Reset
+    iteration: 0, // iterations done since Reset
+    traceOptimizer: null, // id of the optimizer that drew `trace`; null before any step
+    traceMode: "elbo", // "elbo", or "gap": log Z - ELBO on a log scale
+    ghosts: [], // earlier runs on this target and family, greyed: [{label, trace}], newest last
+
+    // ---- optimization runs (runs.js)
+    run: null, // the run in flight: {id (the worker's request id), kind: "optimize"|"step",
+    //            runId (vi_core's run id, once known), optState (its latest optimizer state)}
+    pausedRun: null, // an open, paused run that Optimize or Step continue:
+    //                  {runId (null after a Python restart: start anew from optState), optState}
+
+    // ---- Python
+    python: "loading", // "loading" | "starting" (up; the page restores its view) | "ready" | "failed"
+    progress: null, // the start-up stage under way: {stage, label}, or null
+    versions: null, // {python, numpy, scipy, vi_core} once Python is up
+    failure: null, // why Python could not start ("(stage): message"), or null
+    pending: 0, // calls to Python in flight
+    stalled: false, // Python silent too long with work outstanding: the restart button shows
+    restarts: 0, // times Python was restarted
+
+    // ---- the one-line message
+    notice: start.notice ?? { text: "", kind: "warning" }, // {text, kind: "warning"|"info"|"error"}; "" hides it
+  };
+}
+
+// Presentation choices of the gauge and the trace (not q's rules: those come from the catalog).
+const GAUGE_MIN_SPAN = 0.5; // nats: a gauge for a tiny gap still shows it
+const GAUGE_ROOM = 1.5; // the span is this many times the worst gap, so the bar starts part-filled
+const GHOSTS_KEPT = 3;
+
+/** The gauge's span after a view with readouts `r`: it only grows (until Reset), so the bar
+ * fills as the ELBO climbs and is full only when q is exact. */
+export function nextGaugeSpan(span, r) {
+  if (!r) return span;
+  const gap = Math.max(r.kl ?? 0, 0);
+  return Math.max(span, GAUGE_ROOM * gap, GAUGE_MIN_SPAN);
+}
+
+/**
+ * @param {{optimizer: (id: string) => {name: string}}} catalog  for the ghosts' labels
+ * @param {ReturnType<typeof initialState>} init
+ * @param {{schedule?: (fn: () => void) => void}} [options]  how to batch notifications
+ *   (default: once per microtask; tests pass a synchronous one)
+ */
+export function createStore(catalog, init, { schedule = queueMicrotask } = {}) {
+  let state = Object.freeze({ ...init });
+  const subscribers = new Set();
+  let scheduled = false;
+
+  const flush = () => {
+    scheduled = false;
+    for (const fn of subscribers) fn(state);
+  };
+  const set = (patch) => {
+    state = Object.freeze({ ...state, ...patch });
+    if (!scheduled) {
+      scheduled = true;
+      schedule(flush);
+    }
+  };
+  /** A new view: the selection stays valid, the gauge's span grows with the gap. */
+  const viewPatch = (view, s = state) => ({
+    view,
+    selected: Math.min(s.selected, view.components.means.length - 1),
+    gaugeSpan: nextGaugeSpan(s.gaugeSpan, view.readouts),
+  });
+
+  const actions = {
+    // ---- messages and Python
+    setNotice(text, kind = "warning") {
+      set({ notice: { text, kind } });
+    },
+    callStarted() {
+      set({ pending: state.pending + 1 });
+    },
+    callEnded() {
+      set({ pending: Math.max(0, state.pending - 1) });
+    },
+    pythonLoading(progress) {
+      set({ python: "loading", progress });
+    },
+    /** Python is up; the page now restores its view (controls wait for pythonReady). */
+    pythonUp(versions) {
+      set({ python: "starting", versions, progress: null, stalled: false });
+    },
+    pythonReady() {
+      set({ python: "ready" });
+    },
+    pythonFailed(failure, noticeText) {
+      set({ python: "failed", failure, notice: { text: noticeText, kind: "error" } });
+    },
+    pythonStalled(noticeText) {
+      set({ stalled: true, notice: { text: noticeText, kind: "error" } });
+    },
+    /**
+     * A new Python replaces the stuck one. The view stays; a run in flight or paused becomes
+     * a paused run without a vi_core id (it restarts from its optimizer state). A custom
+     * target, which may be what got stuck, is dropped: the page falls back to `fallbackTarget`.
+     */
+    pythonRestarting(fallbackTarget) {
+      const optState = state.run?.optState ?? state.pausedRun?.optState ?? null;
+      const patch = {
+        python: "loading", progress: null, stalled: false, restarts: state.restarts + 1, run: null,
+        pausedRun: state.run || state.pausedRun ? { runId: null, optState } : null,
+        notice: { text: "Restarting Python…", kind: "info" },
+      };
+      if (state.target === "custom") {
+        Object.assign(patch, { target: fallbackTarget, customSource: null, customTarget: null, targetGrid: null,
+          pausedRun: null });
+      }
+      set(patch);
+    },
+
+    // ---- choices
+    chooseTarget(target) {
+      set({ target });
+    },
+    chooseFamily(family) {
+      set({ family });
+    },
+    chooseK(k) {
+      set({ k });
+    },
+    /** Another optimizer: a paused run (of the old one) is over. */
+    chooseOptimizer(optimizer) {
+      set({ optimizer, pausedRun: null });
+    },
+    setTargetGrid(targetGrid) {
+      set({ targetGrid });
+    },
+    /** vi_core accepted the visitor's target: it becomes the target on show. */
+    customTargetAccepted(entry, source) {
+      set({ customTarget: { ...entry, name: "Custom (your log_density)" }, customSource: source, target: "custom" });
+    },
+    /** The link's custom target was refused: show `fallbackTarget` instead. */
+    customTargetRefused(fallbackTarget, noticeText) {
+      set({ customTarget: null, customSource: null, target: fallbackTarget, notice: { text: noticeText, kind: "warning" } });
+    },
+
+    // ---- q
+    /** A new view of q (a drag, a field, a run's frame). */
+    showView(view) {
+      set(viewPatch(view));
+    },
+    /**
+     * q starts over (Reset, a new target, family or K): a new view, the first component
+     * selected, the trace restarted and the gauge's span measured afresh. A finished trace
+     * stays, greyed, to compare with the next run; `fresh` (a new target, family or K) clears
+     * those too, since earlier runs no longer compare.
+     */
+    resetView(view, { fresh = false } = {}) {
+      let ghosts = fresh ? [] : state.ghosts;
+      if (!fresh && state.trace.length > 1 && state.traceOptimizer) {
+        ghosts = [...ghosts, { label: catalog.optimizer(state.traceOptimizer).name, trace: state.trace }].slice(-GHOSTS_KEPT);
+      }
+      set({
+        ...viewPatch(view, { ...state, selected: 0, gaugeSpan: 0 }),
+        ghosts, traceOptimizer: null, trace: [[0, view.readouts.elbo]], iteration: 0,
+      });
+    },
+    /** The first view, embedded by the build: shown before Python is up. */
+    firstView(view, targetGrid) {
+      set({ ...viewPatch(view, { ...state, selected: 0, gaugeSpan: 0 }), targetGrid,
+        trace: [[0, view.readouts.elbo]], iteration: 0, traceOptimizer: null });
+    },
+    dragTo(key, x, y) {
+      set({ dragging: { key, x, y } });
+    },
+    /** The drag of handle `key` is over (its last q has arrived). */
+    dragEnded(key) {
+      if (state.dragging && state.dragging.key === key) set({ dragging: null });
+    },
+    select(k) {
+      if (state.view && k >= 0 && k < state.view.components.means.length) set({ selected: k });
+    },
+    setTraceMode(traceMode) {
+      set({ traceMode });
+    },
+    setShowSamples(showSamples) {
+      set({ showSamples });
+    },
+    /** Samples drawn for the view whose theta is `theta`; ignored if q has moved on since. */
+    samplesArrived(theta, points, mc) {
+      if (!state.view || state.view.theta !== theta) return false;
+      set({ samples: { theta, points, mc } });
+      return true;
+    },
+
+    // ---- runs (runs.js calls these)
+    /** A run starts: it takes over the paused run, if any. */
+    runStarted(id, kind) {
+      const paused = state.pausedRun;
+      set({ run: { id, kind, runId: paused ? paused.runId : null, optState: paused ? paused.optState : null },
+        pausedRun: null });
+    },
+    /** Frame of run `id`: iterations join the trace, q moves. Ignored if that run is no
+     * longer the one in flight (cancelled). Returns whether it was taken. */
+    runFrame(id, frame) {
+      if (!state.run || state.run.id !== id) return false;
+      const trace = [...state.trace];
+      let iteration = state.iteration;
+      for (const [, elbo] of frame.trace) trace.push([++iteration, elbo]);
+      set({
+        ...(frame.view ? viewPatch(frame.view) : {}),
+        trace: frame.trace.length ? trace : state.trace, iteration,
+        traceOptimizer: frame.trace.length ? state.optimizer : state.traceOptimizer,
+        run: { ...state.run, runId: frame.run_id ?? state.run.runId, optState: frame.state ?? state.run.optState },
+      });
+      return true;
+    },
+    /** Run `id` ended: done (its vi_core run is closed) or paused (it stays open). */
+    runEnded(id, { done }) {
+      if (!state.run || state.run.id !== id) return;
+      const { runId, optState } = state.run;
+      set({ run: null, pausedRun: done ? null : { runId, optState } });
+    },
+    /** q changes under the run in flight: it is dropped (runs.js closes it in vi_core). */
+    runCancelled() {
+      set({ run: null });
+    },
+    pausedRunDropped() {
+      set({ pausedRun: null });
+    },
+  };
+
+  return {
+    get state() {
+      return state;
+    },
+    /** Call fn(state) after every batch of changes; returns the unsubscribe function. */
+    subscribe(fn) {
+      subscribers.add(fn);
+      return () => subscribers.delete(fn);
+    },
+    ...actions,
+  };
+}
+
+/** What the page tells about itself (`data-vi-status`): loading | busy | ready | error. */
+export function pageStatus(state) {
+  if (state.python === "failed") return "error";
+  if (state.python === "loading") return "loading";
+  if (state.python === "starting") return "busy";
+  return state.pending > 0 || state.run !== null ? "busy" : "ready";
+}

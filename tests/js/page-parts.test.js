@@ -1,0 +1,70 @@
+// The small pure parts of the page: gauge and readout texts, embedding, Reset's start,
+// errors across the worker boundary.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { gaugeFill, elboErrorText, fmt } from "../../site_src/js/readouts.js";
+import { readEmbedding, unknownControlsNotice, EMBED_CONTROLS, ALL_CONTROLS } from "../../site_src/js/embed.js";
+import { resetStart } from "../../site_src/js/session.js";
+import { errorObject, toError, TO_WORKER, FROM_WORKER } from "../../site_src/js/messages.js";
+import { statusText } from "../../site_src/js/status.js";
+import { initialState } from "../../site_src/js/store.js";
+import { catalog } from "./fixtures.js";
+
+test("the gauge fills as the gap closes, on the store's span", () => {
+  assert.equal(gaugeFill(0, 3), 1);
+  assert.equal(gaugeFill(1.5, 3), 0.5);
+  assert.equal(gaugeFill(5, 3), 0);
+  assert.equal(gaugeFill(-1e-9, 3), 1);
+  assert.equal(gaugeFill(null, 3), 1);
+});
+
+test("readout texts", () => {
+  assert.equal(fmt(-1.234567), "-1.2346");
+  assert.equal(fmt(null), "—");
+  assert.equal(elboErrorText(3e-7), "± <1e-6");
+  assert.equal(elboErrorText(2.4e-4), "± 2e-4");
+});
+
+test("embedding: ?embed=1 shows the essentials, ?controls= picks, unknown names are reported", () => {
+  assert.deepEqual(readEmbedding(""), { embed: false, shown: ALL_CONTROLS, unknown: [] });
+  assert.deepEqual(readEmbedding("?embed=1"), { embed: true, shown: EMBED_CONTROLS, unknown: [] });
+  assert.deepEqual(readEmbedding("?embed=1&controls=optimizer, samples,,bogus"),
+    { embed: true, shown: ["optimizer", "samples"], unknown: ["bogus"] });
+  assert.match(unknownControlsNotice(["bogus"]), /^Unknown controls ignored: bogus \(known: target, family/);
+  assert.equal(unknownControlsNotice([]), "");
+});
+
+test("Reset starts from the page's own q on its target and family, else the build's theta for the default K", () => {
+  const initial = {
+    defaults: { target: "banana", family: "gaussian-full", natural: { means: [[-0.9, -0.7]] } },
+    initial_thetas: { banana: { "gaussian-full": [1, 2, 3, 4, 5], "mixture-full": [9] }, ring: { "gaussian-full": [6] } },
+  };
+  const state = (extra) => ({ ...initialState({ target: "banana", family: "gaussian-full", optimizer: "lbfgs" }), ...extra });
+  assert.deepEqual(resetStart(state({}), catalog, initial), { natural: { means: [[-0.9, -0.7]] }, theta: null });
+  assert.deepEqual(resetStart(state({ target: "ring" }), catalog, initial), { natural: null, theta: [6] });
+  assert.deepEqual(resetStart(state({ family: "mixture-full" }), catalog, initial), { natural: null, theta: [9] });
+  assert.deepEqual(resetStart(state({ family: "mixture-full", k: 3 }), catalog, initial), { natural: null, theta: [9] });
+  assert.deepEqual(resetStart(state({ family: "mixture-full", k: 5 }), catalog, initial), { natural: null, theta: null });
+  assert.deepEqual(resetStart(state({ target: "custom" }), catalog, initial), { natural: null, theta: null });
+});
+
+test("errors cross the worker boundary as {name, message}, Python's traceback cut to its last line", () => {
+  const python = Object.assign(new Error("Traceback (most recent call last):\n  File ...\nVIError: q is out of range\n"), { name: "PythonError" });
+  assert.deepEqual(errorObject(python), { name: "PythonError", message: "VIError: q is out of range" });
+  const err = toError({ name: "Restarted", message: "Python was restarted" });
+  assert.ok(err instanceof Error);
+  assert.deepEqual([err.name, err.message], ["Restarted", "Python was restarted"]);
+  assert.deepEqual(Object.values(TO_WORKER).sort(), ["boot", "call", "run", "stop"]);
+  assert.equal(FROM_WORKER.FRAME, "frame");
+});
+
+test("the status line", () => {
+  const s = initialState({ target: "banana", family: "gaussian-full", optimizer: "lbfgs" });
+  assert.equal(statusText(s), "Starting Python…");
+  assert.equal(statusText({ ...s, progress: { stage: "packages", label: "Loading numpy and scipy" } }), "Loading numpy and scipy…");
+  assert.equal(statusText({ ...s, python: "ready" }), "Ready");
+  assert.equal(statusText({ ...s, python: "ready", pending: 1 }), "Computing…");
+  assert.equal(statusText({ ...s, python: "ready", run: { id: 1, kind: "optimize" } }), "Optimizing…");
+  assert.equal(statusText({ ...s, python: "ready", run: { id: 1, kind: "step" } }), "Computing…");
+  assert.equal(statusText({ ...s, python: "failed", failure: "Python could not start (runtime): x" }), "Python could not start (runtime): x");
+});

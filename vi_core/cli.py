@@ -64,7 +64,7 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
 
 
 def _cmd_targets(args: argparse.Namespace) -> None:
-    entries = []
+    entries: list[dict[str, Any]] = []
     for tid in target_ids():
         t = get_target(tid)
         entries.append({"id": t.id, "name": t.name, "description": t.description,
@@ -80,7 +80,7 @@ def _cmd_targets(args: argparse.Namespace) -> None:
 
 
 def _cmd_families(args: argparse.Namespace) -> None:
-    entries = []
+    entries: list[dict[str, Any]] = []
     for fid in family_ids():
         f = get_family(fid)
         entries.append({"id": f.id, "name": f.name, "description": f.description,

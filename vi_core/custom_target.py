@@ -40,7 +40,7 @@ _CD_STEP = 1e-4  # central-difference step, as a fraction of the extent's width
 Array = np.ndarray
 
 
-def _one_line(text: str) -> str:
+def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 

@@ -67,6 +67,7 @@ from numpy.polynomial.hermite_e import hermegauss
 
 from vi_core.errors import VIError
 from vi_core.families import Family, gaussian_entropy
+from vi_core.target import Density
 
 __all__ = [
     "DEFAULT_TOL",
@@ -135,7 +136,7 @@ def _rule(n: int) -> tuple[np.ndarray, np.ndarray]:
 class _Eval:
     """Target and q evaluated on one set of nodes; holds what the gradient needs."""
 
-    def __init__(self, target: Any, fam: Family, theta: np.ndarray, z: np.ndarray,
+    def __init__(self, target: Density, fam: Family, theta: np.ndarray, z: np.ndarray,
                  w: np.ndarray, want_grad: bool, closed_entropy: bool,
                  q_parts: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]):
         logw, means, chol, blk, pi = q_parts
@@ -201,7 +202,7 @@ class _Eval:
             self.cone_gm += slope * gm
             self.cone_gl += slope * gl
         self.f = f
-        if self.has_grad:
+        if fx is not None and fy is not None:
             self.fx, self.fy = fx, fy
 
     def _mixture_logq(self) -> None:
@@ -348,7 +349,7 @@ def _start_rung(min_order: int | None, top: int) -> int:
     return top - 1
 
 
-def elbo(target: Any, family: Family, theta: Any, *, with_grad: bool = True,
+def elbo(target: Density, family: Family, theta: Any, *, with_grad: bool = True,
          tol: float = DEFAULT_TOL, min_order: int | None = None) -> ElboResult:
     """Deterministic ELBO = E_q[log p~] + H[q] by adaptive Gauss-Hermite cubature.
 
@@ -452,11 +453,20 @@ def entropy(family: Family, theta: Any, *, tol: float = DEFAULT_TOL) -> EntropyR
 
 
 class _NullTarget:
+    """log p~ = 0: the ELBO of this 'target' is the entropy of q."""
+
+    extent = (-1.0, 1.0, -1.0, 1.0)
+
     def log_density(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return np.zeros(np.shape(x))
 
+    def value_and_grad(self, x: np.ndarray, y: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        zero = np.zeros(np.shape(x))
+        return zero, zero, zero
 
-def elbo_mc(target: Any, family: Family, theta: Any, *, n_samples: int,
+
+def elbo_mc(target: Density, family: Family, theta: Any, *, n_samples: int,
             rng: np.random.Generator, with_grad: bool = True) -> ElboResult:
     """Monte Carlo ELBO with the reparameterisation trick (stochastic VI).
 

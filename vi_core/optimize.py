@@ -36,7 +36,7 @@ grad_norm <= ``tol`` (default 1e-4).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -45,6 +45,7 @@ import numpy as np
 from vi_core.elbo import DEFAULT_TOL, ElboResult, elbo
 from vi_core.errors import OptimizerError
 from vi_core.families import Family
+from vi_core.target import Density
 
 __all__ = [
     "DEFAULT_OPTIMIZER",
@@ -169,7 +170,7 @@ class Objective:
     """The ELBO of one target and family as the optimizers see it: evaluations with a counter,
     and the box ``(lo, hi)`` on theta they keep to (``family.bounds(target.extent)``)."""
 
-    def __init__(self, target: Any, family: Family, elbo_tol: float = DEFAULT_TOL) -> None:
+    def __init__(self, target: Density, family: Family, elbo_tol: float = DEFAULT_TOL) -> None:
         self.target, self.family, self.tol = target, family, elbo_tol
         self.lo, self.hi = family.bounds(target.extent)
         self.n_evals = 0
@@ -281,9 +282,9 @@ def get_optimizer(optimizer: str = DEFAULT_OPTIMIZER, *, tol: float | None = Non
     return Optimizer(spec, tol, int(max_iter), opts)
 
 
-def optimize(target: Any, family: Family, theta0: Any, optimizer: str = DEFAULT_OPTIMIZER, *,
+def optimize(target: Density, family: Family, theta0: Any, optimizer: str = DEFAULT_OPTIMIZER, *,
              tol: float | None = None, max_iter: int | None = None,
-             elbo_tol: float = DEFAULT_TOL, **options: float) -> Iterator[Step]:
+             elbo_tol: float = DEFAULT_TOL, **options: float) -> Generator[Step, None, None]:
     """Maximise the ELBO from ``theta0``, yielding a ``Step`` per iteration (0 = start).
 
     ``tol``, ``max_iter`` and ``options`` as in ``get_optimizer``; ``elbo_tol`` is the
@@ -296,7 +297,8 @@ def optimize(target: Any, family: Family, theta0: Any, optimizer: str = DEFAULT_
     return _run(opt, Objective(target, family, elbo_tol), theta)
 
 
-def _run(opt: Optimizer, objective: Objective, theta: np.ndarray) -> Iterator[Step]:
+def _run(opt: Optimizer, objective: Objective, theta: np.ndarray
+         ) -> Generator[Step, None, None]:
     state = opt.init(objective, theta)
     yield as_step(state)
     while not state.done:
@@ -314,6 +316,7 @@ def as_step(state: OptState) -> Step:
 
 def _first_order_step(opt: Optimizer, obj: Objective, state: OptState) -> OptState:
     opts, theta, res, mem = opt.options, state.theta, state.result, state.memory
+    assert isinstance(mem, AdamMemory | GradientMemory)
     lr = mem.lr
     g = res.grad
     assert g is not None
@@ -349,6 +352,7 @@ def _lbfgs_step(opt: Optimizer, obj: Objective, state: OptState) -> OptState:
     cur = _Point(state.theta, state.result)
     pg = _projected(cur.g, cur.theta, lo, hi)
     gnorm = state.grad_norm
+    assert isinstance(state.memory, LbfgsMemory)
     s_hist, y_hist = list(state.memory.s), list(state.memory.y)
     new, base_f = None, cur.f
     for attempt in range(2):
@@ -597,10 +601,10 @@ def state_from_json(optimizer: Optimizer, family: Family, data: Any) -> OptState
                             int(r["n_nodes"]), int(r["order"]))
         mem = data["memory"]
         if optimizer.id == "lbfgs":
-            memory: Memory = LbfgsMemory(tuple(vec(a) for a in mem["s"]),
-                                         tuple(vec(a) for a in mem["y"]))
-            if len(memory.s) != len(memory.y):
+            s, y = tuple(vec(a) for a in mem["s"]), tuple(vec(a) for a in mem["y"])
+            if len(s) != len(y):
                 raise OptimizerError("the saved L-BFGS memory is inconsistent")
+            memory: Memory = LbfgsMemory(s, y)
         elif optimizer.id == "adam":
             memory = AdamMemory(float(mem["lr"]), vec(mem["m"]), vec(mem["v"]), int(mem["t"]))
         else:

@@ -78,13 +78,14 @@ from vi_core.starts import StartCache, initial_params
 from vi_core.target import Target
 from vi_core.targets import get_target, target_ids
 
-__all__ = ["DEFAULTS", "PACING", "Q_GRID", "Session"]
+__all__ = ["PACING", "Q_GRID", "SAMPLES", "TARGET_GRID", "Session"]
 
 Json = dict[str, Any]
 #: q's contour grid: fine enough for smooth contours at 800 px, cheap to send.
 Q_GRID = (96, 72)
 #: What the page uses unless told otherwise: samples drawn from q, the target's colour grid.
-DEFAULTS: Json = {"samples": 400, "target_grid": [144, 108]}
+SAMPLES = 400
+TARGET_GRID = (144, 108)
 #: How the page animates a run of each optimizer: ``steps_per_frame`` iterations every
 #: ``frame_ms`` ms, at most ``budget_ms`` of Python per frame; every ``speedup_every`` frames
 #: both double (up to ``max_speedup`` times, the budget up to ``max_budget_ms``), so the first
@@ -271,14 +272,13 @@ class Session:
                  "pacing": dict(PACING[oid])}
                 for oid, spec in OPTIMIZERS.items()
             ],
-            "defaults": {"samples": DEFAULTS["samples"],
-                         "target_grid": list(DEFAULTS["target_grid"])},
+            "defaults": {"samples": SAMPLES, "target_grid": list(TARGET_GRID)},
         }
 
     def target_grid(self, params: Json) -> Json:
         target = self._target(params)
-        nx = int(params.get("nx") or DEFAULTS["target_grid"][0])
-        ny = int(params.get("ny") or DEFAULTS["target_grid"][1])
+        nx, ny = (default if params.get(key) is None else int(params[key])
+                  for key, default in zip(("nx", "ny"), TARGET_GRID, strict=True))
         if not (2 <= nx <= _MAX_GRID and 2 <= ny <= _MAX_GRID):
             raise VIError(f"grid size must be between 2 and {_MAX_GRID} in each direction")
         gx, gy = _grid(target.extent, nx, ny)
@@ -294,7 +294,7 @@ class Session:
         target = self._target(params)
         family = self._family(params)
         theta = self._theta(family, params, target)
-        n = int(params.get("n", DEFAULTS["samples"]))
+        n = SAMPLES if params.get("n") is None else int(params["n"])
         if not 1 <= n <= _MAX_SAMPLES:
             raise VIError(f"the number of samples must be between 1 and {_MAX_SAMPLES}")
         seed = int(params.get("seed", 0))

@@ -9,18 +9,22 @@ behind the caller's back: ``initial_params`` takes an optional ``cache`` dict th
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import Any
 
 import numpy as np
 
 from vi_core.families import Family
-from vi_core.optimize import optimize
+from vi_core.optimize import Step, optimize
+from vi_core.target import Density
 
 __all__ = ["StartCache", "initial_params", "project", "random_params"]
 
 #: What ``initial_params`` keeps per (id(target), family id): the target object (to check the
 #: id still names it) and the chosen theta.
 StartCache = dict[tuple[int, str], tuple[Any, np.ndarray]]
+#: A candidate start: K component weights (K,), means (K, 2) and covariances (K, 2, 2).
+Candidate = tuple[np.ndarray, np.ndarray, np.ndarray]
 _CACHE_SIZE = 64
 _GRID = 64  # side of the target grid used to build target-aware starting points
 # Candidate screening (``_screen``): checkpoint spacing, absolute margin (nats) and how many
@@ -30,7 +34,7 @@ _SCREEN_MARGIN = 0.01
 _SCREEN_REACH = 3.0
 
 
-def initial_params(target: Any, family: Family, *, cache: StartCache | None = None
+def initial_params(target: Density, family: Family, *, cache: StartCache | None = None
                    ) -> np.ndarray:
     """Deterministic, target-aware starting q (the page's "Reset" state).
 
@@ -75,7 +79,7 @@ def initial_params(target: Any, family: Family, *, cache: StartCache | None = No
     return best.copy()
 
 
-def random_params(target: Any, family: Family, rng: np.random.Generator) -> np.ndarray:
+def random_params(target: Density, family: Family, rng: np.random.Generator) -> np.ndarray:
     """A random q for restarts: means uniform over the extent, scales log-uniform between
     5% and 30% of the extent's size, correlations uniform in (-0.8, 0.8), weight logits
     N(0, 1)."""
@@ -118,7 +122,7 @@ def project(family: Family, weights: np.ndarray, means: np.ndarray, covs: np.nda
     return np.clip(theta, lo, hi)
 
 
-def _screen(target: Any, family: Family, thetas: list[np.ndarray]) -> int:
+def _screen(target: Density, family: Family, thetas: list[np.ndarray]) -> int:
     """Index of the candidate whose short L-BFGS run ends highest (first one on ties).
 
     The runs advance in lockstep, one iteration each per round, and every ``_SCREEN_EVERY``
@@ -129,7 +133,7 @@ def _screen(target: Any, family: Family, thetas: list[np.ndarray]) -> int:
     ended highest unless its climb sped up again.
     """
     max_iter = 40 if family.n_components == 1 else 25
-    runs = [optimize(target, family, th, "lbfgs", tol=1e-4, max_iter=max_iter, elbo_tol=1e-4)
+    runs: list[Generator[Step, None, None]] = [optimize(target, family, th, "lbfgs", tol=1e-4, max_iter=max_iter, elbo_tol=1e-4)
             for th in thetas]
     hist: list[list[float]] = [[] for _ in thetas]
     alive = [True] * len(thetas)
@@ -164,7 +168,7 @@ def _screen(target: Any, family: Family, thetas: list[np.ndarray]) -> int:
 
 # -- target-aware starting points -----------------------------------------------------------
 
-def _target_grid(target: Any) -> tuple[np.ndarray, np.ndarray]:
+def _target_grid(target: Density) -> tuple[np.ndarray, np.ndarray]:
     """Cell centres (N, 2) of a grid over the extent and the normalised target mass there."""
     xmin, xmax, ymin, ymax = (float(v) for v in target.extent)
     gx = xmin + (np.arange(_GRID) + 0.5) * (xmax - xmin) / _GRID
@@ -210,7 +214,7 @@ def _modes(pts: np.ndarray, prob: np.ndarray, limit: int) -> np.ndarray:
     return idx[np.argsort(-prob[idx], kind="stable")][:limit]
 
 
-def _gaussian_candidates(pts: np.ndarray, prob: np.ndarray) -> list[tuple[np.ndarray, ...]]:
+def _gaussian_candidates(pts: np.ndarray, prob: np.ndarray) -> list[Candidate]:
     """Moment match; a Gaussian per grid mode (basin = cells nearest it); k-means clusters."""
     h = _cell(pts)
     mean, cov = _weighted_cov(pts, prob, h)
@@ -233,7 +237,7 @@ def _gaussian_candidates(pts: np.ndarray, prob: np.ndarray) -> list[tuple[np.nda
 
 
 def _mixture_candidates(pts: np.ndarray, prob: np.ndarray, k: int, slices: bool = True
-                        ) -> list[tuple[np.ndarray, ...]]:
+                        ) -> list[Candidate]:
     """k-means with K clusters, (if ``slices``) K slices across each principal axis, and
     k-means per mode basin with K split by basin mass."""
     cands = [_kmeans(pts, prob, k)]
@@ -270,12 +274,12 @@ def _mixture_candidates(pts: np.ndarray, prob: np.ndarray, k: int, slices: bool 
     return cands
 
 
-def _slices(pts: np.ndarray, prob: np.ndarray, k: int) -> list[tuple[np.ndarray, ...]]:
+def _slices(pts: np.ndarray, prob: np.ndarray, k: int) -> list[Candidate]:
     """For each principal axis of the grid mass: K slices of equal mass across it."""
     h = _cell(pts)
     _, cov = _weighted_cov(pts, prob, h)
     _, vecs = np.linalg.eigh(cov)
-    out = []
+    out: list[Candidate] = []
     for v in vecs.T[::-1]:
         proj = pts @ v
         order = np.argsort(proj, kind="stable")
@@ -297,7 +301,7 @@ def _slices(pts: np.ndarray, prob: np.ndarray, k: int) -> list[tuple[np.ndarray,
     return out
 
 
-def _kmeans(pts: np.ndarray, prob: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
+def _kmeans(pts: np.ndarray, prob: np.ndarray, k: int) -> Candidate:
     """Deterministic weighted k-means (Lloyd) on grid cells, seeded by mass-weighted
     farthest-point sampling from the heaviest cell. Returns (masses, centres, covariances)."""
     h = _cell(pts)

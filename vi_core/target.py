@@ -8,14 +8,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
-__all__ = ["Array", "LogDensity", "Target", "ValueAndGrad"]
+__all__ = ["Array", "Density", "LogDensity", "Target", "ValueAndGrad"]
 
 Array = np.ndarray
 ValueAndGrad = Callable[[Array, Array], tuple[Array, Array, Array]]
 LogDensity = Callable[[Array, Array], Array]
+
+
+class Density(Protocol):
+    """What the ELBO, the optimizers and the starting points need of a target: a ``Target``,
+    or any object with an extent, a log density and its gradient over float arrays.
+    (``singular_points`` and ``log_z`` are read where present.)"""
+
+    @property
+    def extent(self) -> tuple[float, float, float, float]: ...
+
+    def log_density(self, x: Array, y: Array) -> Array: ...
+
+    def value_and_grad(self, x: Array, y: Array) -> tuple[Array, Array, Array]: ...
 
 
 def _as_xy(x, y) -> tuple[Array, Array]:

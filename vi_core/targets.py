@@ -321,11 +321,12 @@ def _builtin(
         value, error, method = log_z[0], log_z[1], "quadrature"
     else:
         value, error, method = log_z, 0.0, "exact"
+    xmin, xmax, ymin, ymax = (float(e) for e in extent)
     return Target(
         id=id, name=name, description=" ".join(description.split()),
-        extent=tuple(float(e) for e in extent), log_z=float(value), log_z_error=float(error),
+        extent=(xmin, xmax, ymin, ymax), log_z=float(value), log_z_error=float(error),
         log_z_method=method, log_density_fn=_value_only(vg), value_and_grad_fn=vg,
-        singular_points=tuple(tuple(float(v) for v in p) for p in singular_points),
+        singular_points=tuple((float(cx), float(cy), float(s)) for cx, cy, s in singular_points),
     )
 
 

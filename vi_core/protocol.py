@@ -256,7 +256,7 @@ class Session:
 
     def versions(self, params: Json) -> Json:
         try:  # scipy is optional: the core needs numpy only (only report it if it is there)
-            import scipy
+            import scipy  # type: ignore[import-untyped]
             scipy_version: str | None = scipy.__version__
         except ImportError:
             scipy_version = None

@@ -199,7 +199,7 @@ def test_cdn_runtime_checks_integrity(page, tmp_path):
     """The --runtime cdn build, with the CDN played by local files: it loads when the bytes are
     the official ones, and refuses a tampered core file (Subresource Integrity)."""
     import build
-    from sitegen import pyodide_assets as pa
+    from sitegen import runtime as pa
 
     out = tmp_path / "dist"
     build.build(out, ROOT / "site.toml", ROOT / ".cache" / "pyodide", None, offline=True,

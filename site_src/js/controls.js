@@ -33,8 +33,7 @@ export function createControls({ store, catalog, session, runs }) {
   }
 
   function wire() {
-    const range = catalog.families.map((f) => f.k_range).find(Boolean) || null;
-    $("k-select").replaceChildren(...kChoices(range).map((k) => new Option(String(k), String(k))));
+    $("k-select").replaceChildren(...kChoices(catalog.kLimits()).map((k) => new Option(String(k), String(k))));
     setOptions($("family-select"), catalog.families);
     setOptions($("optimizer-select"), catalog.optimizers);
 

@@ -91,7 +91,6 @@ export function createSession({ store, catalog, initial, python, runs }) {
    * is, then open the controls. */
   async function pythonUp({ firstPaint, urlNatural }) {
     const restarted = store.state.restarts > 0;
-    store.callStarted();
     try {
       if (!restarted && store.state.target === CUSTOM) {
         try {
@@ -121,9 +120,8 @@ export function createSession({ store, catalog, initial, python, runs }) {
         }
       }
     } catch (err) {
+      if (err.name === "Restarted") return; // a new Python is coming up: its own pythonUp follows
       store.setNotice(err.message, "error");
-    } finally {
-      store.callEnded();
     }
     store.pythonReady();
   }

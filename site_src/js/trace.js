@@ -11,7 +11,10 @@ const GHOST = "rgba(95, 99, 104, 0.55)";
 /** The value axis' ticks: about four round values in the ELBO view; in the gap view (log10 of
  * the gap) whole powers of ten only. */
 export function traceTicks(lo, hi, mode) {
-  if (mode === "gap") return ticks(Math.ceil(lo), Math.floor(hi), 4).filter(Number.isInteger);
+  if (mode === "gap") {
+    const [first, last] = [Math.ceil(lo), Math.floor(hi)];
+    return first <= last ? ticks(first, last, 4).filter(Number.isInteger) : [];
+  }
   return ticks(lo, hi, 4);
 }
 

@@ -15,6 +15,8 @@ test("gap ticks are whole powers of ten", () => {
   assert.deepEqual(traceTicks(-6.3, 0.4, "gap"), [-6, -4, -2, 0]);
   assert.deepEqual(traceTicks(-2.2, -0.1, "gap"), [-2, -1]);
   assert.deepEqual(traceTicks(-0.5, 0.5, "gap").map((t) => t + 0), [0]); // -0 and 0 both label as 1e0
+  assert.deepEqual(traceTicks(-0.6, -0.2, "gap"), []); // no power of ten in sight: none
+  for (const t of traceTicks(-12.3, 3.9, "gap")) assert.ok(Number.isInteger(t) && t >= -12.3 && t <= 3.9);
 });
 
 test("tick labels carry the decimals the span needs, and no minus zero", () => {

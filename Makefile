@@ -47,6 +47,7 @@ test-e2e: build browser
 
 lint: $(VENV)/.installed node_modules/.installed
 	$(PY) -m ruff check vi_core sitegen tests bench build.py
+	$(PY) -m mypy
 	node_modules/.bin/eslint site_src/js tests/js eslint.config.js
 
 bench: $(VENV)/.installed

@@ -1,7 +1,8 @@
 """Small numeric helpers shared by the modules above (numpy only, so the core runs without scipy).
 
 ``logsumexp`` is scipy.special.logsumexp's contract for real input (tested against it); it is
-written here, once, because the browser's critical path loads numpy but not scipy.
+written here, once, because vi_core depends on numpy alone (scipy is optional, so that a page
+can start Python without it).
 """
 
 from __future__ import annotations

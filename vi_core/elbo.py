@@ -122,6 +122,7 @@ class EntropyResult:
 def _rule(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Product Gauss-Hermite rule for N(0, I_2): nodes (N, 2), weights (N,) summing to 1."""
     t, w = hermegauss(n)  # probabilists' rule: weight exp(-t^2/2), sum sqrt(2 pi)
+    w = w / w.sum()  # a probability rule, before products below _PRUNE are dropped
     zz1, zz2 = np.meshgrid(t, t, indexing="ij")
     ww = np.outer(w, w).ravel()
     keep = ww > _PRUNE

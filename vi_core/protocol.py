@@ -34,11 +34,14 @@ Methods (params -> result):
 ``start_run`` {target, family, k?, optimizer, theta, resume?} -> {run_id}; ``resume`` is a
     ``state`` from an earlier run (say, before Python was restarted): the run goes on from it
 ``advance_run`` {run_id, steps, budget_ms?} -> {done, converged, iteration,
-    trace: [[iteration, elbo]...], view, state}
+    trace: [[iteration, elbo]...], view, state}; ``done`` comes with the last iteration, however
+    the run ended (converged, max_iter, no finite step): a done run takes no more steps
 ``finish_run`` {run_id, reason} -> {reason, iteration, converged, view, state}
 
-``state`` is the optimizer's state as JSON (``vi_core.optimize.state_to_json``): with it a
-paused run survives the loss of its session.
+``state`` is the optimizer's state as JSON (``vi_core.optimize.state_to_json``) with the ids of
+its target and family: with it a paused run survives the loss of its session. A ``resume`` is
+accepted only for the same target and family, and only if the ELBO it carries is what the
+target gives at its theta now (a custom target of the same id may have changed).
 
 A view is {target, family, k, theta, natural, components: {weights, means, covs},
 readouts: {elbo, expected_log_density, entropy, log_z, kl, elbo_error, log_z_error},
@@ -325,8 +328,7 @@ class Session:
         optimizer = get_optimizer(params.get("optimizer", DEFAULT_OPTIMIZER))
         objective = Objective(target, family)
         if params.get("resume") is not None:
-            state = state_from_json(optimizer, family, params["resume"])
-            _check_in_range(family, state.theta, target)
+            state = _resumed(optimizer, objective, target, family, params["resume"])
         else:
             state = optimizer.init(objective, self._theta(family, params, target))
         run_id = next(self._run_ids)
@@ -362,7 +364,27 @@ class Session:
         s = run.state
         return {"converged": bool(s.converged), "iteration": s.iteration,
                 "view": _view(run.target, run.family, s.theta, s.result),
-                "state": state_to_json(run.optimizer, s)}
+                "state": {"target": run.target.id, "family": run.family.id,
+                          **state_to_json(run.optimizer, s)}}
+
+
+def _resumed(optimizer: Optimizer, objective: Objective, target: Target, family: Family,
+             saved: Any) -> OptState:
+    """A saved run's state, checked against the target and family it is to continue on."""
+    if not isinstance(saved, dict):
+        raise VIError("resume must be a saved run's state (an object)")
+    if (saved.get("target"), saved.get("family")) != (target.id, family.id):
+        raise VIError(f"the saved run is for {saved.get('target')!r} x {saved.get('family')!r}, "
+                      f"not {target.id!r} x {family.id!r}")
+    state = state_from_json(optimizer, family, saved)
+    _check_in_range(family, state.theta, target)
+    if not math.isfinite(state.result.elbo):
+        raise VIError("the saved run has no finite ELBO to continue from; start a new run")
+    again = objective(state.theta, min_order=state.result.order or None)
+    if not abs(again.elbo - state.result.elbo) <= 1e-9 * max(1.0, abs(again.elbo)):
+        raise VIError("the saved run does not match this target any more (its ELBO differs); "
+                      "start a new run")
+    return state
 
 
 def _check_in_range(family: Family, theta: np.ndarray, target: Target) -> None:

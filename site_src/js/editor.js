@@ -8,8 +8,15 @@ const $ = (id) => document.getElementById(id);
 
 export const EDITOR_FIELDS = ["mean-x", "mean-y", "scale-x", "scale-y", "corr"];
 
-const bound = (v) => String(Number(v.toPrecision(6)));
-const span = ([lo, hi]) => `[${bound(lo)}, ${bound(hi)}]`;
+/** A limit shown to six digits, rounded towards the inside of its range (`up` for a lower
+ * limit), so that typing the limit shown is accepted. */
+export function shownLimit(v, up) {
+  const p = Number(v.toPrecision(6));
+  if (up ? p >= v : p <= v) return p;
+  const unit = 10 ** (Math.floor(Math.log10(Math.abs(v))) - 5);
+  return Number((up ? p + unit : p - unit).toPrecision(6));
+}
+const span = ([lo, hi]) => `[${shownLimit(lo, true)}, ${shownLimit(hi, false)}]`;
 
 /**
  * q after typing `text` into field `field` for component k. Pure.
@@ -91,8 +98,8 @@ export function createEditor({ store, catalog, session }) {
     if (target) {
       const r = target.ranges;
       for (const [name, range] of [["mean-x", r.mean_x], ["mean-y", r.mean_y], ["scale-x", r.scale], ["scale-y", r.scale], ["corr", r.correlation]]) {
-        $(`edit-${name}`).min = bound(range[0]);
-        $(`edit-${name}`).max = bound(range[1]);
+        $(`edit-${name}`).min = String(shownLimit(range[0], true));
+        $(`edit-${name}`).max = String(shownLimit(range[1], false));
       }
     }
   }

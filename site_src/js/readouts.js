@@ -19,6 +19,7 @@ export function gaugeFill(kl, span) {
 
 /** The ELBO's error as shown: "<1e-6" below a micro-nat. */
 export function elboErrorText(error) {
+  if (error === null || error === undefined) return "± ?"; // not finite: no estimate to show
   return `± ${error < 1e-6 ? "<1e-6" : error.toExponential(0)}`;
 }
 

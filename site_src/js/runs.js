@@ -26,11 +26,12 @@ export function runParams(state, catalog, kind) {
   return params;
 }
 
-/** The notice at the end of a run. */
-export function endNotice(converged, iteration) {
-  return converged
-    ? `Converged after ${iteration} iterations.`
-    : `Stopped after the iteration limit (${iteration}); press Optimize to continue.`;
+/** The notice at the end of a run; `message` is the optimizer's reason for stopping
+ * (vi_core's state.message), which says whether pressing Optimize again can help. */
+export function endNotice(converged, iteration, message = "max_iter reached") {
+  if (converged) return `Converged after ${iteration} iterations.`;
+  if (message === "max_iter reached") return `Stopped after the iteration limit (${iteration}); press Optimize to continue.`;
+  return `Stopped after ${iteration} iterations without converging: ${message}.`;
 }
 
 /**
@@ -64,7 +65,9 @@ export function createRuns({ store, catalog, worker, onView }) {
       }
       if (store.runFrame(id, result) && result.view) onView(result.view);
       store.runEnded(id, { done: result.done });
-      if (result.done) store.setNotice(endNotice(result.converged, store.state.iteration), "info");
+      if (result.done) {
+        store.setNotice(endNotice(result.converged, store.state.iteration, result.state?.message), "info");
+      }
     } catch (err) {
       const current = store.state.run && store.state.run.id === id;
       if (current) {

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { editNatural, fieldValue } from "../../site_src/js/editor.js";
+import { editNatural, fieldValue, shownLimit } from "../../site_src/js/editor.js";
 import { BANANA_RANGES } from "./fixtures.js";
 
 const natural = () => ({ means: [[0, 0], [1, 1]], scales: [[0.5, 0.5], [0.7, 0.7]], correlations: [0, 0.2], weights: [0.5, 0.5] });
@@ -27,7 +27,7 @@ test("bad values get a message, q is unchanged", () => {
     ["scale-x", "0", "A scale must be positive"],
     ["scale-x", "-1", "A scale must be positive"],
     ["corr", "1", "A correlation must be strictly between -1 and 1"],
-    ["corr", "0.9999999", "A correlation must lie within [-0.999988, 0.999988]"],
+    ["corr", "0.9999999", "A correlation must lie within [-0.999987, 0.999987]"],
     ["scale-y", "1e6", "A scale must lie within"],
     ["mean-x", "100", "mean x must lie within [-21, 21] for this target"],
   ];
@@ -37,6 +37,20 @@ test("bad values get a message, q is unchanged", () => {
     assert.ok(out.error && out.error.startsWith(message), `${field}=${text}: ${out.error}`);
     assert.deepEqual(nat, natural());
   }
+});
+
+test("limits are shown rounded inwards, so the limit shown is accepted when typed", () => {
+  const [lo, hi] = BANANA_RANGES.correlation;
+  assert.equal(shownLimit(hi, false), 0.999987);
+  assert.equal(shownLimit(lo, true), -0.999987);
+  assert.equal(shownLimit(0.5, true), 0.5);
+  assert.equal(shownLimit(80.34214769, false), 80.3421);
+  assert.equal(shownLimit(0.00018159971, true), 0.0001816);
+  for (const text of [String(shownLimit(hi, false)), String(shownLimit(lo, true))]) {
+    assert.ok(editNatural(natural(), 0, "corr", text, full).natural, text);
+  }
+  const scale = String(shownLimit(BANANA_RANGES.scale[0], true));
+  assert.ok(editNatural(natural(), 0, "scale-x", scale, full).natural, scale);
 });
 
 test("fields show six digits, and no -0 or 1e-17 noise", () => {

@@ -23,6 +23,7 @@ test("readout texts", () => {
   assert.equal(fmt(null), "—");
   assert.equal(elboErrorText(3e-7), "± <1e-6");
   assert.equal(elboErrorText(2.4e-4), "± 2e-4");
+  assert.equal(elboErrorText(null), "± ?");
 });
 
 test("embedding: ?embed=1 shows the essentials, ?controls= picks, unknown names are reported", () => {

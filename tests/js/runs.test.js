@@ -89,6 +89,9 @@ test("a run that converges says so and leaves nothing open", async () => {
   assert.equal(store.state.pausedRun, null);
   assert.deepEqual([store.state.notice.text, store.state.notice.kind], ["Converged after 1 iterations.", "info"]);
   assert.equal(endNotice(false, 30), "Stopped after the iteration limit (30); press Optimize to continue.");
+  assert.equal(endNotice(false, 30, "max_iter reached"), "Stopped after the iteration limit (30); press Optimize to continue.");
+  assert.equal(endNotice(false, 0, "ELBO is not finite at the start"),
+    "Stopped after 0 iterations without converging: ELBO is not finite at the start.");
 });
 
 test("cancel: q changed under the run, which is stopped and then closed in vi_core", async () => {

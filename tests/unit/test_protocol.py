@@ -195,3 +195,32 @@ def test_a_paused_run_resumes_in_a_new_session_with_its_memory():
     assert frame["view"]["theta"] == expected["view"]["theta"]
     bad = other.handle({"method": "start_run", "params": {**params, "resume": {"x": 1}}})
     assert not bad["ok"] and "\n" not in bad["error"]["message"]
+
+
+def test_a_resume_must_belong_to_its_target_and_family():
+    theta = initial_params(get_target("banana"), get_family("gaussian-full")).tolist()
+    params = {"target": "banana", "family": "gaussian-full", "optimizer": "lbfgs", "theta": theta}
+    run = ok("start_run", **params)
+    state = ok("advance_run", run_id=run["run_id"], steps=2)["state"]
+    assert (state["target"], state["family"]) == ("banana", "gaussian-full")
+    # mixture-full-1 has as many parameters as gaussian-full: the ids must still match
+    for other in ({"family": "mixture-full-1"}, {"target": "correlated-gaussian"}):
+        reply = call("start_run", **{**params, **other, "resume": state})
+        assert not reply["ok"] and "saved run is for" in reply["error"]["message"]
+    tampered = {**state, "result": {**state["result"], "elbo": state["result"]["elbo"] + 0.1}}
+    reply = call("start_run", **params, resume=tampered)
+    assert not reply["ok"] and "does not match" in reply["error"]["message"]
+    assert call("start_run", **params, resume=state)["ok"]
+
+
+def test_done_comes_with_the_last_iteration():
+    theta = initial_params(get_target("correlated-gaussian"), get_family("gaussian-full")).tolist()
+    run = ok("start_run", target="correlated-gaussian", family="gaussian-full",
+             optimizer="lbfgs", theta=theta)
+    frames = []
+    while not frames or not frames[-1]["done"]:
+        frames.append(ok("advance_run", run_id=run["run_id"], steps=1))
+    assert frames[-1]["trace"] and frames[-1]["trace"][-1][0] == frames[-1]["iteration"]
+    assert frames[-1]["state"]["message"]
+    again = ok("advance_run", run_id=run["run_id"], steps=5)
+    assert again["done"] and again["trace"] == []

@@ -165,3 +165,24 @@ def test_a_saved_state_is_checked() -> None:
     bad = {**good, "memory": {"s": [[1.0, 2.0]], "y": [[1.0, 2.0]]}}
     with pytest.raises(vi.OptimizerError):
         state_from_json(opt, vi.get_family("gaussian-full"), bad)
+
+
+@pytest.mark.parametrize("n", [6, 16, 64, 181, 362])
+def test_gauss_hermite_rule_matches_scipy(n: int) -> None:
+    """The ELBO's product rule (numpy's hermegauss) against scipy's roots_hermitenorm: same
+    nodes and weights, and the same nodes kept after pruning products below 1e-16."""
+    from scipy.special import roots_hermitenorm
+
+    from vi_core.elbo import _PRUNE, _rule
+
+    z, w = _rule(n)
+    t, v = roots_hermitenorm(n)
+    v = v / v.sum()
+    ww = np.outer(v, v).ravel()
+    keep = ww > _PRUNE
+    zz1, zz2 = np.meshgrid(t, t, indexing="ij")
+    assert len(w) == keep.sum()
+    np.testing.assert_allclose(z, np.column_stack([zz1.ravel()[keep], zz2.ravel()[keep]]),
+                               atol=1e-12)
+    np.testing.assert_allclose(w, ww[keep] / ww[keep].sum(), rtol=1e-8, atol=1e-17)
+    assert w.sum() == pytest.approx(1.0, abs=1e-14)

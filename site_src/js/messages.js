@@ -22,6 +22,7 @@ export const FROM_WORKER = Object.freeze({
   ERROR: "error",
   FRAME: "frame",
   FATAL: "fatal",
+  PACKAGES: "packages",
 });
 
 /**
@@ -85,12 +86,18 @@ export const FROM_WORKER = Object.freeze({
 /**
  * Messages the worker sends.
  * @typedef {{type: "progress", stage: "runtime"|"packages"|"vi_core", label: string}} ProgressMessage
- * @typedef {{type: "ready", versions: {python: string, numpy: string, scipy: string, vi_core: string}}} ReadyMessage
+ * @typedef {{python: string, numpy: string, scipy: string|null, vi_core: string}} Versions
+ *   scipy is null until something imports it
+ * @typedef {{type: "ready", versions: Versions}} ReadyMessage
  * @typedef {{type: "result", id: number, result: any}} ResultMessage
  * @typedef {{type: "error", id: number, error: ErrorObject}} ErrorMessage
  * @typedef {{type: "frame", id: number, frame: RunFrame}} FrameMessage
  * @typedef {{type: "fatal", stage: string, error: ErrorObject}} FatalMessage
- * @typedef {ProgressMessage | ReadyMessage | ResultMessage | ErrorMessage | FrameMessage | FatalMessage} FromWorker
+ * @typedef {{type: "packages", id: number, label: string|null, versions?: Versions}} PackagesMessage
+ *   during call `id`, packages its source imports are loading (`label`, e.g. "Loading scipy,
+ *   openblas"; repeated while they load), or have loaded (label null, the new versions)
+ * @typedef {ProgressMessage | ReadyMessage | ResultMessage | ErrorMessage | FrameMessage | FatalMessage
+ *   | PackagesMessage} FromWorker
  */
 
 /** @typedef {{name: string, message: string}} ErrorObject */

@@ -15,10 +15,24 @@ const STALL_NOTICE = "Python has been busy for a while without answering (an end
  */
 export function createPython({ store, runtime, scriptUrl, onUp }) {
   let worker = null;
+  let loadingNotice = null; // the notice that says packages are loading, while it shows
 
   const callbacks = {
     onProgress: ({ stage, label }) => store.pythonLoading({ stage, label }),
     onStall: () => store.pythonStalled(STALL_NOTICE),
+    onPackages: ({ label, versions }) => {
+      if (label) {
+        loadingNotice = `${label} (your target imports it)…`;
+        store.setNotice(loadingNotice, "info");
+      }
+      if (versions) {
+        window.viVersions = versions;
+        store.versionsChanged(versions);
+        // Loaded: the news is over (unless something else has been said since).
+        if (store.state.notice.text === loadingNotice) store.setNotice("");
+        loadingNotice = null;
+      }
+    },
     onReady: (versions) => {
       window.viVersions = versions;
       store.pythonUp(versions);

@@ -15,6 +15,11 @@ export function statusText(state) {
   return "Ready";
 }
 
+/** The footer's versions; scipy only once something has imported it. */
+export function versionsText(v) {
+  return `Python ${v.python}, numpy ${v.numpy}` + (v.scipy ? `, scipy ${v.scipy}` : "");
+}
+
 export function renderStatus(state) {
   document.documentElement.dataset.viStatus = pageStatus(state);
   $("status").textContent = statusText(state);
@@ -33,8 +38,5 @@ export function renderStatus(state) {
   notice.dataset.kind = state.notice.kind;
   notice.hidden = !state.notice.text;
 
-  if (state.versions) {
-    const v = state.versions;
-    $("python-version").textContent = `Python ${v.python}, numpy ${v.numpy}, scipy ${v.scipy}`;
-  }
+  if (state.versions) $("python-version").textContent = versionsText(state.versions);
 }

@@ -116,6 +116,10 @@ export function createStore(catalog, init, { schedule = queueMicrotask } = {}) {
     pythonUp(versions) {
       set({ python: "starting", versions, progress: null, stalled: false });
     },
+    /** Python loaded more packages (a custom target imported them). */
+    versionsChanged(versions) {
+      set({ versions });
+    },
     pythonReady() {
       set({ python: "ready" });
     },

@@ -88,12 +88,13 @@ export class PythonWorker {
 
   /** @param {import("./messages.js").FromWorker} msg */
   receive(msg) {
-    const { onProgress, onReady, onFatal } = this.callbacks;
+    const { onProgress, onReady, onFatal, onPackages } = this.callbacks;
     this.lastHeard = performance.now();
     this.stallReported = false;
     if (msg.type === FROM_WORKER.PROGRESS) return onProgress(msg);
     if (msg.type === FROM_WORKER.READY) return onReady(msg.versions);
     if (msg.type === FROM_WORKER.FATAL) return onFatal(msg);
+    if (msg.type === FROM_WORKER.PACKAGES) return onPackages && onPackages(msg);
     const entry = this.pending.get(msg.id);
     if (!entry) return;
     if (msg.type === FROM_WORKER.FRAME) return entry.onFrame && entry.onFrame(msg.frame);

@@ -2,10 +2,13 @@
 // esbuild into one classic script (assets/worker.js), so it can import the protocol's one
 // definition (messages.js) and keep importScripts, which module workers lack.
 //
+// Python starts with numpy and vi_core only: a package that a custom target imports (scipy,
+// say) is loaded when that source arrives (loadPackagesFromImports), with news to the page.
+//
 // Its protocol is messages.js. Where the runtime comes from is the page's choice, sent in the
 // boot message:
 //   vendored  next to this script, in ../pyodide/ (the default build)
-//   cdn       Pyodide and numpy/scipy from the official CDN, every file checked by Subresource
+//   cdn       Pyodide and its packages from the official CDN, every file checked by Subresource
 //             Integrity; only vi_core's wheel comes from the site
 //   inline    standalone.html: the page sends every file as an ArrayBuffer, and a fetch() shim
 //             answers requests under a virtual address from those buffers (no network at all)
@@ -16,6 +19,7 @@ import { checkPacing, frameWork, pauseAfter } from "./pacing.js";
 const VIRTUAL_INDEX = "https://standalone.invalid/pyodide/";
 let status = "none"; // none | loading | loaded | failed
 let handle = null; // the vi_core session's handle_json(text) -> text
+let pyodide = null; // the running Pyodide, once loaded
 const stopped = new Set(); // ids of runs asked to stop
 const queue = []; // call and run messages waiting their turn
 let draining = false;
@@ -100,10 +104,10 @@ async function boot(runtime, files) {
       indexURL = new URL("../pyodide/", self.location.href).href;
       importScripts(indexURL + "pyodide.js");
     }
-    const pyodide = await self.loadPyodide({ indexURL });
+    pyodide = await self.loadPyodide({ indexURL });
     stage = "packages";
-    post({ type: FROM_WORKER.PROGRESS, stage, label: "Loading numpy and scipy" });
-    await pyodide.loadPackage(["numpy", "scipy"], { messageCallback: () => {} });
+    post({ type: FROM_WORKER.PROGRESS, stage, label: "Loading numpy" });
+    await pyodide.loadPackage(["numpy"], { messageCallback: () => {} });
     stage = "vi_core";
     post({ type: FROM_WORKER.PROGRESS, stage, label: "Loading vi_core" });
     // From the CDN, the official lock does not know vi_core: load its wheel by URL (its
@@ -160,9 +164,38 @@ async function run(id, params) {
   }
 }
 
+// While packages download no Python runs and no reply is due: say so now and then, so that
+// the page does not take the silence for a stuck Python.
+const HEARTBEAT_MS = 2000;
+
+/** Load the packages that a custom target's source imports (scipy, ...), before vi_core runs it;
+ * the page hears what is loading, and the new versions after. */
+async function loadImports(id, source) {
+  if (typeof source !== "string") return;
+  let label = null;
+  const beat = setInterval(() => { if (label) post({ type: FROM_WORKER.PACKAGES, id, label }); }, HEARTBEAT_MS);
+  try {
+    await pyodide.loadPackagesFromImports(source, {
+      messageCallback: (text) => {
+        if (/^Loading /.test(text)) {
+          label = text;
+          post({ type: FROM_WORKER.PACKAGES, id, label });
+        }
+      },
+      errorCallback: () => {}, // a module that cannot be loaded: running the source says so
+    });
+  } catch {
+    // The source's imports could not be read (a syntax error): vi_core reports it.
+  } finally {
+    clearInterval(beat);
+  }
+  if (label) post({ type: FROM_WORKER.PACKAGES, id, label: null, versions: call("versions") });
+}
+
 async function serve(msg) {
   try {
     if (status !== "loaded") throw new Error("Python is not ready yet");
+    if (msg.type === TO_WORKER.CALL && msg.method === "set_custom_target") await loadImports(msg.id, msg.params && msg.params.source);
     const result = msg.type === TO_WORKER.RUN ? await run(msg.id, msg.params) : call(msg.method, msg.params);
     post({ type: FROM_WORKER.RESULT, id: msg.id, result });
   } catch (err) {

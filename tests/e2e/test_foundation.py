@@ -15,14 +15,14 @@ def test_page_reaches_ready_with_versions(page, page_log, server):
     wait_ready(page)
     versions = page.evaluate("window.viVersions")
     import numpy
-    import scipy
 
     import vi_core
 
     assert versions["python"].startswith("3.12.")
-    assert versions["numpy"] == "2.0.2" and versions["scipy"] == "1.14.1"
+    # Pyodide's numpy is pinned by its lock; scipy is not loaded until something imports it.
+    assert versions["numpy"] == "2.0.2" and versions["scipy"] is None
     assert versions["vi_core"] == vi_core.__version__
-    assert numpy and scipy  # the host versions may differ; Pyodide's are pinned by its lock
+    assert numpy  # the host version may differ
     assert page_log.console_errors == []
     assert page_log.requests, "no requests were recorded"
     assert page_log.non_loopback_requests() == []

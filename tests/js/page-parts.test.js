@@ -6,7 +6,7 @@ import { gaugeFill, elboErrorText, fmt } from "../../site_src/js/readouts.js";
 import { readEmbedding, unknownControlsNotice, EMBED_CONTROLS, ALL_CONTROLS } from "../../site_src/js/embed.js";
 import { resetStart } from "../../site_src/js/session.js";
 import { errorObject, toError, TO_WORKER, FROM_WORKER } from "../../site_src/js/messages.js";
-import { statusText } from "../../site_src/js/status.js";
+import { statusText, versionsText } from "../../site_src/js/status.js";
 import { initialState } from "../../site_src/js/store.js";
 import { catalog } from "./fixtures.js";
 
@@ -68,4 +68,11 @@ test("the status line", () => {
   assert.equal(statusText({ ...s, python: "ready", run: { id: 1, kind: "optimize" } }), "Optimizing…");
   assert.equal(statusText({ ...s, python: "ready", run: { id: 1, kind: "step" } }), "Computing…");
   assert.equal(statusText({ ...s, python: "failed", failure: "Python could not start (runtime): x" }), "Python could not start (runtime): x");
+});
+
+test("the footer names scipy only once something has loaded it", () => {
+  const v = { python: "3.12.7", numpy: "2.0.2", scipy: null, vi_core: "0.1.0" };
+  assert.equal(versionsText(v), "Python 3.12.7, numpy 2.0.2");
+  assert.equal(versionsText({ ...v, scipy: "1.14.1" }), "Python 3.12.7, numpy 2.0.2, scipy 1.14.1");
+  assert.equal(FROM_WORKER.PACKAGES, "packages");
 });

@@ -183,3 +183,13 @@ test("a drag: the handle follows the pointer until its drag ends", () => {
   store.dragEnded("mean-0");
   assert.equal(store.state.dragging, null);
 });
+
+test("loaded packages update the versions and nothing else", () => {
+  const store = make();
+  store.pythonUp({ python: "3.12.7", numpy: "2.0.2", scipy: null, vi_core: "0.1.0" });
+  const before = store.state;
+  store.versionsChanged({ ...before.versions, scipy: "1.14.1" });
+  assert.equal(store.state.versions.scipy, "1.14.1");
+  assert.equal(store.state.python, before.python);
+  assert.equal(store.state.notice, before.notice);
+});

@@ -31,6 +31,48 @@ export function applyEmbedding({ embed, shown }) {
   }
 }
 
+/** How far from the viewport an embedded page starts Python: about two screen heights (the
+ * pattern of distill's d-figure). */
+export const NEAR_MARGIN = "200% 0px";
+
+/**
+ * Start Python when the reader gets near. A direct visit starts at once. An embedded page
+ * (?embed=1, or inside a frame) waits until it comes within NEAR_MARGIN of the viewport (the
+ * host's viewport for a frame; a cross-origin frame is told only when it is in view, so a host
+ * that wants an earlier start lazy-loads the iframe, which the browser does near the viewport).
+ * `onVisible(bool)` hears when the page enters or leaves the screen.
+ * @param {{lazy: boolean, start: () => void, onVisible: (visible: boolean) => void}} options
+ */
+export function startWhenNear({ lazy, start, onVisible }) {
+  if (typeof IntersectionObserver === "undefined") {
+    start();
+    return;
+  }
+  const root = document.documentElement;
+  let started = false;
+  const go = () => {
+    if (!started) {
+      started = true;
+      start();
+    }
+  };
+  if (!lazy) go();
+  else {
+    const near = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) {
+        near.disconnect();
+        go();
+      }
+    }, { rootMargin: NEAR_MARGIN });
+    near.observe(root);
+  }
+  new IntersectionObserver((entries) => {
+    const entry = entries[entries.length - 1];
+    if (entry.isIntersecting) go(); // in view: start whatever the margin said
+    onVisible(entry.isIntersecting);
+  }).observe(root);
+}
+
 /** Tell the host page our height whenever it changes, so it can size the iframe. */
 export function reportHeight() {
   const app = document.querySelector(".app");

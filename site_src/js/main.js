@@ -15,7 +15,7 @@
 import { createStore, initialState } from "./store.js";
 import { makeCatalog, componentCount, requestK, CUSTOM } from "./catalog.js";
 import { readUrlState, resolveUrlState, writeUrlState } from "./url-state.js";
-import { readEmbedding, applyEmbedding, reportHeight, unknownControlsNotice } from "./embed.js";
+import { readEmbedding, applyEmbedding, reportHeight, startWhenNear, unknownControlsNotice } from "./embed.js";
 import { createPython } from "./python.js";
 import { createRuns } from "./runs.js";
 import { createSession } from "./session.js";
@@ -98,4 +98,16 @@ if (store.state.target === CUSTOM) {
 // Room to spare (a tall window, not an article's iframe): show the explanations at once.
 if (window.innerHeight >= 860 && window.innerWidth >= 1000) { $("about").open = true; $("editor").open = true; }
 render(store.state);
-python.start();
+
+/** An embedded page off the screen pauses Optimize, and goes on when it is back. */
+function visibilityChanged(visible) {
+  const s = store.state;
+  if (!visible && s.run && s.run.kind === "optimize") {
+    store.pausedWhileHidden();
+    runs.stop();
+  } else if (visible && s.resumeWhenVisible) {
+    store.resumedWhenVisible();
+    if (s.pausedRun && !s.run) runs.optimize();
+  }
+}
+startWhenNear({ lazy: embedding.embed || window.parent !== window, start: () => python.start(), onVisible: visibilityChanged });

@@ -41,6 +41,8 @@ export function initialState(start) {
     //            runId (vi_core's run id, once known), optState (its latest optimizer state)}
     pausedRun: null, // an open, paused run that Optimize or Step continue:
     //                  {runId (null after a Python restart: start anew from optState), optState}
+    resumeWhenVisible: false, // an Optimize run was paused because the frame left the screen:
+    //                           it goes on when the frame is back
 
     // ---- Python
     python: "loading", // "loading" | "starting" (up; the page restores its view) | "ready" | "failed"
@@ -257,6 +259,14 @@ export function createStore(catalog, init, { schedule = queueMicrotask } = {}) {
     },
     pausedRunDropped() {
       set({ pausedRun: null });
+    },
+    /** The page left the screen (an embedded frame scrolled away) with Optimize running: it
+     * pauses, to go on when the page is back (resumedWhenVisible). */
+    pausedWhileHidden() {
+      set({ resumeWhenVisible: true });
+    },
+    resumedWhenVisible() {
+      set({ resumeWhenVisible: false });
     },
   };
 

@@ -1,5 +1,5 @@
-"""Python starts with numpy and vi_core only: scipy (and its OpenBLAS) load only when a custom
-target imports them."""
+"""Loading on demand: Python starts with numpy and vi_core only, scipy (and its OpenBLAS) only
+when a custom target imports them, and an embedded page only when the reader gets near."""
 
 from __future__ import annotations
 
@@ -70,3 +70,58 @@ def test_a_custom_target_that_imports_scipy_loads_it(page, page_log, server):
     assert page.evaluate("window.viVersions.scipy") == "1.14.1"
     assert "scipy 1.14.1" in page.text_content("#python-version")
     assert_clean(page_log)
+
+
+FAR_HOST = """<!doctype html>
+<html><head><meta charset="utf-8"><style>body {{ margin: 0; }}</style></head>
+<body>
+<p>An article paragraph before the figure.</p>
+<div id="spacer" style="height: 6000px"></div>
+<iframe id="vi-demo" src="{src}" style="width: 100%; height: 700px; border: 0"></iframe>
+<div style="height: 6000px"></div>
+</body></html>
+"""
+
+
+def test_a_frame_far_from_view_starts_python_when_the_reader_gets_near(page, dist, tmp_path):
+    """An embedded page far below the fold paints its first view but loads no Python until it
+    is scrolled near; an Optimize run pauses while the frame is off screen and goes on after."""
+    from tests.e2e.conftest import start_server
+
+    site = start_server(dist)
+    host_dir = tmp_path / "host"
+    host_dir.mkdir()
+    src = f"{site.base_url}?embed=1&target=banana&family=gaussian-full&optimizer=gradient-ascent"
+    (host_dir / "article.html").write_text(FAR_HOST.format(src=src))
+    host = start_server(host_dir)  # another origin, as on a real blog
+    requests: list[str] = []
+    page.context.on("request", lambda r: requests.append(r.url))
+    try:
+        page.set_viewport_size({"width": 900, "height": 800})
+        page.goto(host.base_url + "article.html")
+        inner = page.wait_for_selector("#vi-demo").content_frame()
+        inner.wait_for_selector("[data-testid=handle-0]", state="attached")
+        page.wait_for_timeout(3000)
+        assert inner.get_attribute("html", "data-vi-status") == "loading"
+        assert not [u for u in requests if "pyodide" in u], "Python started off screen"
+        assert inner.get_attribute("[data-testid=elbo]", "data-value")  # the first view shows
+        page.evaluate("document.getElementById('vi-demo').scrollIntoView()")
+        wait_ready(inner)
+        # A long run (gradient ascent), then the frame leaves the screen: the run pauses.
+        inner.click("[data-testid=optimize-button]")
+        inner.wait_for_function("document.documentElement.dataset.viStatus === 'busy'")
+        page.evaluate("window.scrollTo(0, 0)")
+        # (Poll by time: an off-screen frame gets no animation frames, Playwright's default.)
+        inner.wait_for_function("document.documentElement.dataset.viStatus === 'ready'",
+                                polling=100, timeout=30_000)
+        paused = float(inner.get_attribute("[data-testid=elbo]", "data-value"))
+        page.wait_for_timeout(1500)
+        assert float(inner.get_attribute("[data-testid=elbo]", "data-value")) == paused
+        # Back on screen, it goes on.
+        page.evaluate("document.getElementById('vi-demo').scrollIntoView()")
+        inner.wait_for_function(
+            f"Number(document.querySelector('[data-testid=elbo]').dataset.value) > {paused}",
+            polling=100, timeout=30_000)
+    finally:
+        site.httpd.shutdown()
+        host.httpd.shutdown()

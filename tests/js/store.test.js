@@ -193,3 +193,12 @@ test("loaded packages update the versions and nothing else", () => {
   assert.equal(store.state.python, before.python);
   assert.equal(store.state.notice, before.notice);
 });
+
+test("a run paused off screen is marked to go on when the page is back", () => {
+  const store = make();
+  assert.equal(store.state.resumeWhenVisible, false);
+  store.pausedWhileHidden();
+  assert.equal(store.state.resumeWhenVisible, true);
+  store.resumedWhenVisible();
+  assert.equal(store.state.resumeWhenVisible, false);
+});

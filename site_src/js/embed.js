@@ -38,8 +38,8 @@ export const NEAR_MARGIN = "200% 0px";
 /**
  * Start Python when the reader gets near. A direct visit starts at once. An embedded page
  * (?embed=1, or inside a frame) waits until it comes within NEAR_MARGIN of the viewport (the
- * host's viewport for a frame; a cross-origin frame is told only when it is in view, so a host
- * that wants an earlier start lazy-loads the iframe, which the browser does near the viewport).
+ * top-level viewport for a frame). A cross-origin frame is told only whether it is in view
+ * (browsers ignore the margin there), so it starts when it comes on screen.
  * `onVisible(bool)` hears when the page enters or leaves the screen.
  * @param {{lazy: boolean, start: () => void, onVisible: (visible: boolean) => void}} options
  */

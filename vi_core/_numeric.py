@@ -9,18 +9,32 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["log_cosh", "logsumexp"]
+__all__ = ["log_cosh", "logsumexp", "logsumexp_softmax"]
+
+
+def logsumexp_softmax(a: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(log sum exp(a), exp(a - that)) along ``axis``: the log normaliser and the softmax
+    weights (a mixture's responsibilities) from one pass of exp, without overflow. Where every
+    entry is -inf the value is -inf and the weights NaN."""
+    a = np.asarray(a, dtype=float)
+    m = np.max(a, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(under="ignore"):
+        e = np.exp(a - m)
+    s = np.sum(e, axis=axis, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.log(s) + m
+        weights = e / s
+    return np.squeeze(value, axis=axis), weights
 
 
 def logsumexp(a: np.ndarray, axis: int | None = None) -> np.ndarray:
     """log sum exp(a) along ``axis`` (all entries if None), without overflow; -inf where every
     entry is -inf."""
     a = np.asarray(a, dtype=float)
-    m = np.max(a, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)
-    with np.errstate(divide="ignore"):
-        out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
-    return np.squeeze(out, axis=axis) if axis is not None else out.reshape(())
+    if axis is None:
+        return logsumexp_softmax(a.ravel())[0]
+    return logsumexp_softmax(a, axis=axis)[0]
 
 
 def log_cosh(u: np.ndarray) -> np.ndarray:

@@ -65,6 +65,7 @@ from typing import Any
 import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 
+from vi_core._numeric import logsumexp_softmax
 from vi_core.errors import VIError
 from vi_core.families import Family, gaussian_entropy
 from vi_core.target import Density
@@ -216,12 +217,8 @@ class _Eval:
         v2 = (d2 - l10 * v1) / l11
         logdet = np.log(chol[:, 0, 0]) + np.log(chol[:, 1, 1])
         terms = (self.logw - _LOG_2PI - logdet)[:, None, None] - 0.5 * (v1 * v1 + v2 * v2)
-        mx = np.max(terms, axis=0)
-        with np.errstate(under="ignore"):
-            e = np.exp(terms - mx)
-        s = np.sum(e, axis=0)
-        self.logq = np.log(s) + mx
-        self.resp = e / s  # responsibilities r_j at each node, (J, K, N)
+        # log q at each node, and the responsibilities r_j there, (J, K, N)
+        self.logq, self.resp = logsumexp_softmax(terms, axis=0)
         self.v1, self.v2 = v1, v2
 
     def grad(self) -> np.ndarray:

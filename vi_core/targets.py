@@ -39,7 +39,7 @@ import math
 
 import numpy as np
 
-from vi_core._numeric import logsumexp
+from vi_core._numeric import logsumexp_softmax
 from vi_core.errors import TargetError
 from vi_core.target import Array, LogDensity, Target, ValueAndGrad
 
@@ -77,9 +77,7 @@ def _mixture_vg(log_weights: list[float], components: list[ValueAndGrad]) -> Val
     def vg(x: Array, y: Array) -> tuple[Array, Array, Array]:
         parts = [c(x, y) for c in components]
         logs = np.stack([lw + p[0] for lw, p in zip(log_weights, parts, strict=True)])
-        value = logsumexp(logs, axis=0)
-        with np.errstate(invalid="ignore"):
-            r = np.exp(logs - value)
+        value, r = logsumexp_softmax(logs, axis=0)
         gx = sum(r[i] * p[1] for i, p in enumerate(parts))
         gy = sum(r[i] * p[2] for i, p in enumerate(parts))
         return value, gx, gy

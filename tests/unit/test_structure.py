@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from scipy import optimize as sp_optimize
 from scipy.special import logsumexp as sp_logsumexp
+from scipy.special import softmax as sp_softmax
 
 import vi_core as vi
-from vi_core._numeric import logsumexp
+from vi_core._numeric import logsumexp, logsumexp_softmax
 from vi_core.optimize import Objective, get_optimizer, state_from_json, state_to_json
 
 PACKAGE = Path(vi.__file__).parent
@@ -94,6 +95,10 @@ def test_logsumexp_matches_scipy(shape, axis) -> None:
     np.testing.assert_allclose(logsumexp(a, axis=axis), sp_logsumexp(a, axis=axis), rtol=1e-14)
     every = np.full(shape, -np.inf)
     assert np.all(logsumexp(every, axis=axis) == -np.inf)
+    if axis is not None:
+        value, weights = logsumexp_softmax(a, axis=axis)
+        np.testing.assert_allclose(value, sp_logsumexp(a, axis=axis), rtol=1e-14)
+        np.testing.assert_allclose(weights, sp_softmax(a, axis=axis), rtol=1e-12, atol=1e-300)
 
 
 @pytest.mark.parametrize("tid, fid", [

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from tests.e2e.conftest import wait_ready
-from tests.e2e.test_page import assert_clean, readouts, wait_idle
+from tests.e2e.test_page import assert_clean, drag, readouts, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -22,13 +22,7 @@ def test_a_default_session_loads_no_scipy(page, page_log, server):
     page.goto(server.base_url)
     wait_ready(page)
     # Drag q a little, Optimize, Reset, samples: the visitor's usual session.
-    box = page.locator("[data-testid=handle-0]").bounding_box()
-    x0, y0 = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    for i in range(1, 6):
-        page.mouse.move(x0 + 6 * i, y0 + 4 * i)
-    page.mouse.up()
+    drag(page, "handle-0", 6, 4)
     wait_idle(page)
     page.click("[data-testid=optimize-button]")
     page.wait_for_function("/Converged/.test(document.querySelector('[data-testid=notice]').textContent)",

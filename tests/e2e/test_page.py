@@ -63,6 +63,17 @@ def wait_idle(page, timeout: int = 120_000) -> None:
     page.wait_for_function("document.documentElement.dataset.viStatus === 'ready'", timeout=timeout)
 
 
+def drag(page, testid: str, dx: float, dy: float, steps: int = 5) -> None:
+    """Drag the handle `testid` by (dx, dy) pixels per step, in `steps` pointer moves."""
+    box = page.locator(f"[data-testid={testid}]").bounding_box()
+    x0, y0 = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for i in range(1, steps + 1):
+        page.mouse.move(x0 + dx * i, y0 + dy * i)
+    page.mouse.up()
+
+
 def assert_clean(page_log) -> None:
     assert page_log.console_errors == []
     assert page_log.non_loopback_requests() == []
@@ -358,13 +369,7 @@ def test_dragging_a_scale_handle(page, page_log, server, family, handle):
     page.goto(f"{server.base_url}?target=banana&family={family}")
     wait_ready(page)
     before = json.loads(page.get_attribute("[data-testid=plot]", "data-natural"))
-    box = page.locator(f"[data-testid={handle}]").bounding_box()
-    x0, y0 = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    for i in range(1, 6):
-        page.mouse.move(x0 + 6 * i, y0 + 9 * i)
-    page.mouse.up()
+    drag(page, handle, 6, 9)
     page.wait_for_timeout(200)
     wait_idle(page)
     after = json.loads(page.get_attribute("[data-testid=plot]", "data-natural"))

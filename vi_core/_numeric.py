@@ -7,9 +7,11 @@ can start Python without it).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-__all__ = ["log_cosh", "logsumexp", "logsumexp_softmax"]
+__all__ = ["json_number", "log_cosh", "logsumexp", "logsumexp_softmax"]
 
 
 def logsumexp_softmax(a: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -41,3 +43,9 @@ def log_cosh(u: np.ndarray) -> np.ndarray:
     """log cosh(u) = |u| + log1p(e^{-2|u|}) - log 2, without overflow."""
     u = np.abs(u)
     return u + np.log1p(np.exp(-2.0 * u)) - np.log(2.0)
+
+
+def json_number(value: float) -> float | None:
+    """A float for JSON, which has no NaN or inf: those become null (the reader says so)."""
+    value = float(value)
+    return value if math.isfinite(value) else None

@@ -42,6 +42,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from vi_core._numeric import json_number
 from vi_core.elbo import DEFAULT_TOL, ElboResult, elbo
 from vi_core.errors import OptimizerError
 from vi_core.families import Family
@@ -550,11 +551,6 @@ def _interpolate(a_lo: float, a_hi: float, f_lo: float, f_hi: float, dg_lo: floa
 
 # -- states as JSON -------------------------------------------------------------------------
 
-def _num(v: float) -> float | None:
-    v = float(v)
-    return v if math.isfinite(v) else None
-
-
 def _unnum(v: Any) -> float:
     return math.nan if v is None else float(v)
 
@@ -571,11 +567,11 @@ def state_to_json(optimizer: Optimizer, state: OptState) -> dict[str, Any]:
         memory = {"lr": mem.lr}
     return {
         "optimizer": optimizer.id, "iteration": state.iteration, "theta": state.theta.tolist(),
-        "result": {"elbo": _num(r.elbo), "expected_log_density": _num(r.expected_log_density),
-                   "entropy": _num(r.entropy), "error": _num(r.error),
-                   "grad": None if r.grad is None else [_num(g) for g in r.grad],
+        "result": {"elbo": json_number(r.elbo), "expected_log_density": json_number(r.expected_log_density),
+                   "entropy": json_number(r.entropy), "error": json_number(r.error),
+                   "grad": None if r.grad is None else [json_number(g) for g in r.grad],
                    "n_nodes": r.n_nodes, "order": r.order},
-        "grad_norm": _num(state.grad_norm), "done": state.done, "converged": state.converged,
+        "grad_norm": json_number(state.grad_norm), "done": state.done, "converged": state.converged,
         "message": state.message, "n_evals": state.n_evals, "memory": memory,
     }
 

@@ -62,6 +62,7 @@ from typing import Any
 import numpy as np
 
 import vi_core
+from vi_core._numeric import json_number
 from vi_core.custom_target import target_from_source
 from vi_core.elbo import ElboResult, elbo, elbo_mc
 from vi_core.errors import VIError
@@ -121,12 +122,6 @@ def _grid_values(values: np.ndarray) -> list[float | None]:
     small; -inf (zero density) and NaN become null."""
     rounded = np.round(np.asarray(values, dtype=float).ravel(), 4)
     return [v if math.isfinite(v) else None for v in rounded.tolist()]
-
-
-def _finite(value: float) -> float | None:
-    """JSON has no NaN/inf: send null and let the page say so."""
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 def _grid(extent, nx: int, ny: int) -> tuple[np.ndarray, np.ndarray]:
@@ -306,7 +301,7 @@ class Session:
         mc = elbo_mc(target, family, theta, n_samples=max(n, 2),
                      rng=np.random.default_rng(seed), with_grad=False)
         return {"points": points.tolist(),
-                "mc": {"elbo": _finite(mc.elbo), "error": _finite(mc.error), "n": n}}
+                "mc": {"elbo": json_number(mc.elbo), "error": json_number(mc.error), "n": n}}
 
     def fit(self, params: Json) -> Json:
         """A whole fit in one call (what ``python -m vi_core fit --json`` prints)."""
@@ -316,7 +311,7 @@ class Session:
             params.get("theta") is not None or params.get("natural") is not None) else None
         result = run_fit(target, family, params.get("optimizer", DEFAULT_OPTIMIZER),
                          theta0=theta0).to_dict()
-        return {key: (_finite(v) if isinstance(v, float) else v) for key, v in result.items()}
+        return {key: (json_number(v) if isinstance(v, float) else v) for key, v in result.items()}
 
     def set_custom_target(self, params: Json) -> Json:
         self.custom_target = target_from_source(params["source"], target_id="custom")
@@ -345,7 +340,7 @@ class Session:
             if run.state.done or (i > 0 and time.perf_counter() - started > budget):
                 break
             run.state = run.optimizer.step(run.objective, run.state)
-            trace.append([run.state.iteration, _finite(run.state.result.elbo)])
+            trace.append([run.state.iteration, json_number(run.state.result.elbo)])
         return {"done": run.state.done, **self._run_report(run), "trace": trace}
 
     def finish_run(self, params: Json) -> Json:
@@ -418,13 +413,13 @@ def _view(target: Target, family: Family, theta: np.ndarray,
         "components": {"weights": weights.tolist(), "means": means.tolist(),
                        "covs": covs.tolist()},
         "readouts": {
-            "elbo": _finite(result.elbo),
-            "expected_log_density": _finite(result.expected_log_density),
-            "entropy": _finite(result.entropy),
-            "log_z": _finite(target.log_z),
-            "kl": _finite(target.log_z - result.elbo),
-            "elbo_error": _finite(result.error),
-            "log_z_error": _finite(target.log_z_error),
+            "elbo": json_number(result.elbo),
+            "expected_log_density": json_number(result.expected_log_density),
+            "entropy": json_number(result.entropy),
+            "log_z": json_number(target.log_z),
+            "kl": json_number(target.log_z - result.elbo),
+            "elbo_error": json_number(result.error),
+            "log_z_error": json_number(target.log_z_error),
         },
         "q_grid": {"nx": Q_GRID[0], "ny": Q_GRID[1], "log_density": _grid_values(q)},
     }

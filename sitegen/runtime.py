@@ -11,6 +11,13 @@ pyodide-lock.json) comes from npm ``pyodide@PYODIDE_VERSION`` (``npm ci``). The 
 Whatever the source, a file is accepted only if its sha256 equals the official lock's. Accepted
 files are cached in ``cache_dir`` (outside dist/), so the next build is offline and fast.
 
+Some official package files are zips that store their members uncompressed (openblas: 6.1 MB
+that deflate to 1.9 MB), and GitHub Pages serves .zip/.whl as they are. ``repack`` re-deflates
+such a file (from the verified original, members and their metadata unchanged) and the site's
+lock carries the repacked file's sha256, which Pyodide checks when it loads the package. The
+build prints what it repacked; a file that deflating would not make clearly smaller is shipped
+as the original.
+
 ``gather_runtime`` puts it together (a ``Runtime``: file name in dist/pyodide -> verified path,
 and the lock the site ships); ``runtime_config`` says how the page's worker loads it.
 """
@@ -41,6 +48,8 @@ NPM_PYODIDE = NPM / "pyodide"
 # What the site ships for Python: these and their dependencies in the official lock, nothing
 # more. numpy loads at start; scipy only when a custom target imports it (worker.js).
 PAGE_PACKAGES = ("numpy", "scipy")
+# Repack a package file only if deflating its stored members saves at least this fraction.
+REPACK_MIN_SAVING = 0.05
 
 
 class VendorError(BuildError):
@@ -231,10 +240,59 @@ def site_lock(lock: dict, names: Iterable[str], extra_entries: Iterable[dict]) -
 @dataclass
 class Runtime:
     """Verified files of the Pyodide runtime the site ships (name in dist/pyodide -> source)
-    and the lock it ships with them."""
+    and the lock it ships with them; ``repacked`` says which files were re-deflated:
+    ``{file_name: (original bytes, repacked bytes)}``."""
 
     files: dict[str, Path]
     lock: dict
+    repacked: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+def deflated_copy(original: Path, dest: Path) -> None:
+    """Write ``original`` (a zip) to ``dest`` with every member deflated at level 9, in the same
+    order with the same names, dates and attributes; deterministic, so two builds agree."""
+    with zipfile.ZipFile(original) as src, zipfile.ZipFile(dest, "w") as out:
+        for info in src.infolist():
+            packed = replace_info(info)
+            out.writestr(packed, src.read(info), compress_type=zipfile.ZIP_DEFLATED,
+                         compresslevel=9)
+
+
+def replace_info(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
+    """A copy of a member's ZipInfo that ``writestr`` will deflate."""
+    new = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+    new.external_attr = info.external_attr
+    new.create_system = info.create_system
+    new.comment = info.comment
+    new.compress_type = zipfile.ZIP_DEFLATED
+    return new
+
+
+def repack(files: dict[str, Path], lock: dict, names: Iterable[str], out_dir: Path
+           ) -> tuple[dict[str, Path], dict, dict[str, tuple[int, int]]]:
+    """Re-deflate the package files of ``names`` that store members uncompressed, when that
+    saves at least REPACK_MIN_SAVING. ``files`` must hold verified originals (their sha256 was
+    checked against the official lock). Returns the files to ship, the lock with the repacked
+    files' sha256 (other entries untouched) and ``{file_name: (before, after)}`` bytes."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files, packages, report = dict(files), dict(lock["packages"]), {}
+    for name in names:
+        entry = packages[name]
+        original = files[entry["file_name"]]
+        with zipfile.ZipFile(original) as archive:
+            if all(i.compress_type != zipfile.ZIP_STORED or i.file_size == 0
+                   for i in archive.infolist()):
+                continue
+        dest = out_dir / entry["file_name"]
+        deflated_copy(original, dest)
+        before, after = original.stat().st_size, dest.stat().st_size
+        if after > (1 - REPACK_MIN_SAVING) * before:
+            dest.unlink()
+            continue
+        files[entry["file_name"]] = dest
+        packages[name] = {**entry, "sha256": sha256_of(dest)}
+        report[entry["file_name"]] = (before, after)
+    return files, {**lock, "packages": packages}, report
 
 
 def gather_runtime(cache_dir: Path, local_dir: Path | None, offline: bool,
@@ -247,12 +305,18 @@ def gather_runtime(cache_dir: Path, local_dir: Path | None, offline: bool,
     print(f"Pyodide {PYODIDE_VERSION}: packages {', '.join(names)}")
     sources = default_sources(cache_dir, local_dir, offline)
     files = fetch_package_files(lock, names, cache_dir, sources)
+    files, repacked_lock, report = repack(files, lock, names, cache_dir / "repacked")
+    for file_name, (before, after) in report.items():
+        print(f"  {file_name}: stored uncompressed; repacked with deflate, "
+              f"{before / 1e6:.1f} -> {after / 1e6:.1f} MB (verified original; the site's lock "
+              f"carries the new sha256)")
     for core in CORE_FILES:
         path = npm_pyodide / core
         if not path.exists():
             raise VendorError(f"{path} is missing: run `npm ci` first")
         files[core] = path
-    return Runtime(files=files, lock=site_lock(lock, names, extra_entries))
+    return Runtime(files=files, lock=site_lock(repacked_lock, names, extra_entries),
+                   repacked=report)
 
 
 def lock_text(runtime: Runtime) -> str:

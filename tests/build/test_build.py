@@ -9,8 +9,10 @@ import filecmp
 import hashlib
 import io
 import json
+import os
 import pathlib
 import re
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -78,6 +80,50 @@ def test_the_site_lock_keeps_the_release_info(lock):
     site = rt.site_lock(lock, ["numpy"], [{"name": "vi-core"}])
     assert site["info"]["version"] == rt.PYODIDE_VERSION
     assert set(site["packages"]) == {"numpy", "vi-core"}
+
+
+def _zip(path: Path, members: dict[str, bytes], compress: int) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 2, 3, 4, 6))
+            info.external_attr = 0o755 << 16
+            archive.writestr(info, data, compress_type=compress)
+    return path
+
+
+def test_stored_zips_are_repacked_with_deflate_and_the_lock_says_so(tmp_path):
+    members = {"lib/libfoo.so": b"\0asm" + b"abc" * 20000, "lib/empty": b""}
+    stored = _zip(tmp_path / "foo-1.zip", members, zipfile.ZIP_STORED)
+    deflated = _zip(tmp_path / "bar-1.whl", members, zipfile.ZIP_DEFLATED)
+    lock = {"info": {}, "packages": {
+        "foo": {"file_name": "foo-1.zip", "sha256": rt.sha256_of(stored)},
+        "bar": {"file_name": "bar-1.whl", "sha256": rt.sha256_of(deflated)}}}
+    files = {"foo-1.zip": stored, "bar-1.whl": deflated}
+    out, new_lock, report = rt.repack(files, lock, ["foo", "bar"], tmp_path / "out")
+    # Only the stored one is repacked; the other file and its lock entry are untouched.
+    assert set(report) == {"foo-1.zip"} and out["bar-1.whl"] == deflated
+    assert new_lock["packages"]["bar"] == lock["packages"]["bar"]
+    before, after = report["foo-1.zip"]
+    assert after < before / 10 == stored.stat().st_size / 10
+    # The lock's sha256 is the repacked file's; the members, dates and modes are the same.
+    assert new_lock["packages"]["foo"]["sha256"] == rt.sha256_of(out["foo-1.zip"])
+    assert lock["packages"]["foo"]["sha256"] == rt.sha256_of(stored)  # input not mutated
+    with zipfile.ZipFile(stored) as a, zipfile.ZipFile(out["foo-1.zip"]) as b:
+        assert [(i.filename, i.date_time, i.external_attr) for i in a.infolist()] == \
+               [(i.filename, i.date_time, i.external_attr) for i in b.infolist()]
+        assert all(b.read(n) == a.read(n) for n in a.namelist())
+        assert b.getinfo("lib/libfoo.so").compress_type == zipfile.ZIP_DEFLATED
+    # Deterministic: a second repack gives the same bytes.
+    again, _, _ = rt.repack(files, lock, ["foo"], tmp_path / "again")
+    assert again["foo-1.zip"].read_bytes() == out["foo-1.zip"].read_bytes()
+
+
+def test_a_stored_zip_that_does_not_shrink_is_shipped_as_it_is(tmp_path):
+    stored = _zip(tmp_path / "rnd-1.zip", {"x": os.urandom(50000)}, zipfile.ZIP_STORED)
+    lock = {"info": {}, "packages": {"rnd": {"file_name": "rnd-1.zip",
+                                             "sha256": rt.sha256_of(stored)}}}
+    out, new_lock, report = rt.repack({"rnd-1.zip": stored}, lock, ["rnd"], tmp_path / "out")
+    assert report == {} and out["rnd-1.zip"] == stored and new_lock == lock
 
 
 def test_a_vendor_error_is_a_build_error():

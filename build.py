@@ -59,7 +59,7 @@ def build(out_dir: Path, config_path: Path, cache_dir: Path, local_dir: Path | N
     front = gather_front_end(cache_dir)
     assets = {
         "templates": front["templates"],
-        "runtime": runtime_config(runtime_mode, wheel),
+        "runtime": runtime_config(runtime_mode, wheel, runtime),
         "pyodide_version": PYODIDE_VERSION,
         "licenses": license_notices(runtime, vi_core.__version__),
         "app_js": front["app_js"],

@@ -6,9 +6,13 @@ The result is plain data (JSON-ready)::
     {"vi_core_version": str,
      "catalog": the protocol's catalog (targets, families, optimizers, defaults),
      "initial_thetas": {target id: {family id: theta}}: every built-in pair's Reset q,
-     "first_views": {"main": first view, "scenes": {slug: first view}}}
+     "first_views": {"main": first view, "scenes": {slug: first view}},
+     "views": {target id: {"target_grid": ..., "families": {family id: view}}}}
 
-where a first view is ``{"target_grid": ..., "view": ...}`` for a page's defaults.
+where a first view is ``{"target_grid": ..., "view": ...}`` for a page's defaults (inlined in
+its HTML), and ``views`` holds every built-in target's colour grid and every target x family's
+Reset view (at the family's default K), written to small files (sitegen.write) that a page
+opened from any other link fetches, so it paints before Python is ready.
 """
 
 from __future__ import annotations
@@ -31,19 +35,27 @@ def call(session: Session, method: str, **params) -> Any:
     return reply["result"]
 
 
-def initial_thetas(session: Session, catalog: dict) -> dict[str, dict[str, list[float]]]:
-    """Every built-in target x family's Reset q (what ``evaluate`` without theta starts from),
-    computed once here: the browser then resets at once instead of re-deriving it (it screens
-    candidate starting points, which takes a moment), and its Optimize starts exactly where
-    ``python -m vi_core fit`` does."""
+def reset_views(session: Session, catalog: dict) -> dict[str, dict]:
+    """Every built-in target's colour grid (on the catalog's default grid) and every target x
+    family's Reset view: what ``evaluate`` without theta returns, the q Reset starts from."""
+    nx, ny = catalog["defaults"]["target_grid"]
     return {
         target["id"]: {
-            family["id"]: call(session, "evaluate", target=target["id"],
-                               family=family["id"])["theta"]
-            for family in catalog["families"]
+            "target_grid": call(session, "target_grid", target=target["id"], nx=nx, ny=ny),
+            "families": {family["id"]: call(session, "evaluate", target=target["id"],
+                                            family=family["id"])
+                         for family in catalog["families"]},
         }
         for target in catalog["targets"]
     }
+
+
+def initial_thetas(views: dict[str, dict]) -> dict[str, dict[str, list[float]]]:
+    """Every built-in target x family's Reset q, from ``reset_views``: the browser then resets
+    at once instead of re-deriving it (it screens candidate starting points, which takes a
+    moment), and its Optimize starts exactly where ``python -m vi_core fit`` does."""
+    return {target: {family: view["theta"] for family, view in entry["families"].items()}
+            for target, entry in views.items()}
 
 
 def first_view(session: Session, catalog: dict, defaults: dict) -> dict:
@@ -60,10 +72,12 @@ def first_view(session: Session, catalog: dict, defaults: dict) -> dict:
 def gather_data(config: Config, session: Session) -> Data:
     """Everything the pages embed, for the main page and every scene of ``config``."""
     catalog = call(session, "catalog")
+    views = reset_views(session, catalog)
     return {
         "vi_core_version": vi_core.__version__,
         "catalog": catalog,
-        "initial_thetas": initial_thetas(session, catalog),
+        "initial_thetas": initial_thetas(views),
+        "views": views,
         "first_views": {
             "main": first_view(session, catalog, config["defaults"]),
             "scenes": {scene["slug"]: first_view(session, catalog, scene["defaults"])
@@ -72,13 +86,17 @@ def gather_data(config: Config, session: Session) -> Data:
     }
 
 
-def initial_data(defaults: dict, data: Data, first: dict, runtime: dict) -> dict:
+def initial_data(defaults: dict, data: Data, first: dict, runtime: dict,
+                 views_url: str | None = None) -> dict:
     """The JSON a page embeds (``#vi-initial``): its defaults, the catalog, how to load the
-    runtime, the Reset q's and its first view, so it paints before Python has loaded."""
+    runtime, the Reset q's and its first view, so it paints before Python has loaded;
+    ``views_url``: where the precomputed views of other links are (None: nowhere, e.g. a page
+    opened from disk, which cannot fetch)."""
     return {
         "defaults": defaults,
         "catalog": data["catalog"],
         "runtime": runtime,
+        "views_url": views_url,
         "initial_thetas": data["initial_thetas"],
         "target_grid": first["target_grid"],
         "view": first["view"],

@@ -1,4 +1,5 @@
-"""The render step: ``render(config, data, assets) -> {path in dist/: html}``.
+"""The render step: ``render(config, data, assets) -> {path in dist/: text}`` (the HTML pages,
+and the precomputed views as JSON files under views/).
 
 Pure: it reads no file, computes no number, hashes and compresses nothing. Everything comes in
 as plain data gathered before (sitegen.config, sitegen.data, and the assets below), so it can
@@ -70,9 +71,28 @@ def page_context(initial: dict, *, base: str, title: str, heading: str, intro: s
     }
 
 
+VIEWS_DIR = "views"
+
+
+def view_files(data: Data) -> dict[str, str]:
+    """The precomputed first views of every built-in link, one small file per request a page
+    makes: ``views/<target>/grid.json`` (the colour grid) and ``views/<target>/<family>.json``
+    (the Reset view at the family's default K)."""
+    files = {}
+    for target, entry in data["views"].items():
+        files[f"{VIEWS_DIR}/{target}/grid.json"] = json_text(entry["target_grid"])
+        for family, view in entry["families"].items():
+            files[f"{VIEWS_DIR}/{target}/{family}.json"] = json_text(view)
+    return files
+
+
+def json_text(data: dict) -> str:
+    return json.dumps(data, separators=(",", ":"), sort_keys=True, allow_nan=False)
+
+
 def render(config: Config, data: Data, assets: Assets) -> dict[str, str]:
-    """Every HTML page of the site, by path in dist/: index.html, standalone.html, one page per
-    scene, scenes/index.html and licenses.html."""
+    """Every text file of the site, by path in dist/: index.html, standalone.html, one page per
+    scene, scenes/index.html, licenses.html and the precomputed views (view_files)."""
     env = make_env(assets["templates"])
     app = env.get_template("_app.html.j2")
     versions = {"vi_core_version": data["vi_core_version"],
@@ -80,7 +100,7 @@ def render(config: Config, data: Data, assets: Assets) -> dict[str, str]:
     pages: dict[str, str] = {}
 
     main_initial = initial_data(config["defaults"], data, data["first_views"]["main"],
-                                assets["runtime"])
+                                assets["runtime"], views_url=f"{VIEWS_DIR}/")
     main = page_context(main_initial, base="", title=config["title"], heading=HEADING,
                         intro=INTRO, **versions)
     pages["index.html"] = app.render(**main)
@@ -90,7 +110,9 @@ def render(config: Config, data: Data, assets: Assets) -> dict[str, str]:
     standalone = {
         **main,
         "scenes_link": False,
-        "initial_json": script_json({**main_initial, "runtime": {"mode": "inline"}}),
+        # From disk nothing can be fetched: other links paint when Python is ready.
+        "initial_json": script_json({**main_initial, "runtime": {"mode": "inline"},
+                                     "views_url": None}),
         "inline_css": markupsafe.Markup(assets["css"]),
         "inline_js": markupsafe.Markup(assets["app_js"].replace("</script", "<\\/script")),
         "inline_assets": assets["inline_assets"],
@@ -101,7 +123,8 @@ def render(config: Config, data: Data, assets: Assets) -> dict[str, str]:
 
     for scene in config["scenes"]:
         initial = initial_data(scene["defaults"], data,
-                               data["first_views"]["scenes"][scene["slug"]], assets["runtime"])
+                               data["first_views"]["scenes"][scene["slug"]], assets["runtime"],
+                               views_url=f"../{VIEWS_DIR}/")
         context = page_context(initial, base="../", title=scene["title"], heading=scene["title"],
                                intro="", scene_text=scene["text"], **versions)
         pages[f"scenes/{scene['slug']}.html"] = app.render(**context)
@@ -109,4 +132,5 @@ def render(config: Config, data: Data, assets: Assets) -> dict[str, str]:
         title=config["title"], scenes=config["scenes"], base="../")
     pages["licenses.html"] = env.get_template("licenses.html.j2").render(
         title=config["title"], licenses=assets["licenses"], base="")
+    pages.update(view_files(data))
     return pages

@@ -48,6 +48,8 @@ NPM_PYODIDE = NPM / "pyodide"
 # What the site ships for Python: these and their dependencies in the official lock, nothing
 # more. numpy loads at start; scipy only when a custom target imports it (worker.js).
 PAGE_PACKAGES = ("numpy", "scipy")
+# What Python starts with (worker.js loads these, then vi-core); the rest loads on demand.
+START_PACKAGES = ("numpy",)
 # Repack a package file only if deflating its stored members saves at least this fraction.
 REPACK_MIN_SAVING = 0.05
 
@@ -324,12 +326,29 @@ def lock_text(runtime: Runtime) -> str:
     return json.dumps(runtime.lock, indent=1, sort_keys=True) + "\n"
 
 
-def runtime_config(mode: str, wheel: Path, npm_pyodide: Path = NPM_PYODIDE) -> dict:
-    """How the page's worker gets Pyodide: vendored next to it, or from the official CDN with
-    Subresource Integrity (sha384) for every core file; packages are checked by Pyodide itself
-    against the official lock's sha256."""
+def sri(sha256_hex: str) -> str:
+    """A lock's sha256 (hex) as a Subresource Integrity string, as Pyodide checks it."""
+    return "sha256-" + base64.b64encode(bytes.fromhex(sha256_hex)).decode()
+
+
+def prefetch_list(runtime: Runtime, vi_core_package: str = "vi-core") -> dict[str, str]:
+    """``{file name: integrity or ""}``: what the vendored worker requests at once, in parallel,
+    before Pyodide asks for it (Pyodide fetches the wasm only after pyodide.asm.js has run, and
+    each package only after the interpreter is up). Packages carry the lock's sha256, the check
+    Pyodide's own request makes; the core files are fetched without one, as Pyodide does."""
+    packages = runtime.lock["packages"]
+    names = [*dependency_closure(runtime.lock, START_PACKAGES), vi_core_package]
+    return {"pyodide.asm.wasm": "", "python_stdlib.zip": "",
+            **{packages[n]["file_name"]: sri(packages[n]["sha256"]) for n in names}}
+
+
+def runtime_config(mode: str, wheel: Path, runtime: Runtime | None = None,
+                   npm_pyodide: Path = NPM_PYODIDE) -> dict:
+    """How the page's worker gets Pyodide: vendored next to it (with the files to request at
+    once, ``prefetch_list``), or from the official CDN with Subresource Integrity (sha384) for
+    every core file; packages are checked by Pyodide itself against the lock's sha256."""
     if mode == "vendored":
-        return {"mode": "vendored"}
+        return {"mode": "vendored", "prefetch": prefetch_list(runtime) if runtime else {}}
     integrity = {}
     for name in (*CORE_FILES, "pyodide-lock.json"):
         digest = hashlib.sha384((npm_pyodide / name).read_bytes()).digest()

@@ -1,6 +1,7 @@
 """The write step: a fresh dist/ from the rendered pages and the gathered files.
 
-    <page paths>           the HTML from sitegen.render
+    <page paths>           the HTML pages from sitegen.render
+    views/                 the precomputed first views (JSON), also from sitegen.render
     assets/                site_src/static (style, favicon), app.js, worker.js
     pyodide/               the vi_core wheel; with the vendored runtime also the Pyodide files
                            and the site's pyodide-lock.json

@@ -45,7 +45,8 @@ const store = createStore(catalog, initialState({
   notice: { text: noticeText, kind: "warning" },
 }));
 
-// ---- the first paint: the build's view, if the link asks for it
+// ---- the first paint: the build's view, if the link asks for it (inlined for the page's own
+// defaults; fetched from views/ for the other built-in links, see session.paintPrecomputed)
 const s0 = store.state;
 const firstPaint = s0.target === initial.defaults.target && s0.family === initial.defaults.family && !url.natural
   && componentCount(catalog, s0.family, s0.k) === initial.view.k;
@@ -64,6 +65,7 @@ const plotView = createPlotView(catalog, initial.defaults.target);
 const handles = createHandles({ store, catalog, session, plotView });
 const editor = createEditor({ store, catalog, session });
 const controls = createControls({ store, catalog, session, runs });
+if (!firstPaint) session.paintPrecomputed(url.natural);
 
 /** The link always shows the view on screen (once there is one for the target on show). */
 function syncUrl(state) {

@@ -27,7 +27,7 @@ export const FROM_WORKER = Object.freeze({
 
 /**
  * Where the runtime comes from (chosen by build.py, sent in the boot message).
- * @typedef {{mode: "vendored"}
+ * @typedef {{mode: "vendored", prefetch?: Object<string, string>}
  *   | {mode: "cdn", index_url: string, integrity: Object<string, string>, vi_core_wheel: string}
  *   | {mode: "inline"}} Runtime
  */

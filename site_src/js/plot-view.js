@@ -85,6 +85,11 @@ export function createPlotView(catalog, fallbackTarget) {
       ctx.fillRect(0, 0, frame.width, frame.height);
     }
     if (state.view) drawQ(ctx, frame, state.view, { samples, selected: state.selected });
+    // What the plot shows, for tests and benchmarks: the target of its colours ("" for none)
+    // and the target of q's contours.
+    const plot = $("plot");
+    plot.dataset.paintedTarget = state.targetGrid ? state.targetGrid.target : "";
+    plot.dataset.paintedQ = state.view ? state.view.target : "";
   }
 
   function drawTraceCanvas(state, ratio) {

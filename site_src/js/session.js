@@ -87,6 +87,29 @@ export function createSession({ store, catalog, initial, python, runs }) {
     await startOver();
   }
 
+  /** Before Python is ready, a built-in link paints the build's own numbers: the target's
+   * colour grid and, unless the link sets q (`natural`) or a K other than the family's own,
+   * the Reset view, fetched from the precomputed views (sitegen/render.py). Whatever comes
+   * later wins: nothing is painted once Python is up or the visitor has moved on. */
+  async function paintPrecomputed(natural) {
+    const s = store.state;
+    if (!initial.views_url || !catalog.hasTarget(s.target) || !catalog.hasFamily(s.family)) return;
+    const dir = `${initial.views_url}${encodeURIComponent(s.target)}/`;
+    const wanted = componentCount(catalog, s.family, s.k) === catalog.family(s.family).k && !natural;
+    const [grid, view] = await Promise.all([
+      fetchJson(`${dir}grid.json`),
+      wanted ? fetchJson(`${dir}${encodeURIComponent(s.family)}.json`) : null,
+    ]);
+    const now = store.state;
+    if (now.python !== "loading" || now.target !== s.target || now.family !== s.family || now.k !== s.k) return;
+    const usable = (data, target) => data && data.target === target;
+    if (usable(view, s.target) && usable(grid, s.target) && view.family === s.family && !now.view) {
+      store.firstView(view, grid);
+    } else if (usable(grid, s.target) && !(now.targetGrid && now.targetGrid.target === s.target)) {
+      store.setTargetGrid(grid);
+    }
+  }
+
   /** Python is up (the first time, or after a restart): bring the page to where the visitor
    * is, then open the controls. */
   async function pythonUp({ firstPaint, urlNatural }) {
@@ -145,5 +168,15 @@ export function createSession({ store, catalog, initial, python, runs }) {
     await python.restart(initial.defaults.target);
   }
 
-  return { setNatural, refreshSamples, loadTarget, resetQ, startOver, useCustomTarget, pythonUp, restart };
+  return { setNatural, refreshSamples, loadTarget, resetQ, startOver, useCustomTarget, pythonUp, restart, paintPrecomputed };
+}
+
+/** A precomputed file, or null if it cannot be had (Python paints it later). */
+async function fetchJson(url) {
+  try {
+    const response = await fetch(url);
+    return response.ok ? await response.json() : null;
+  } catch {
+    return null;
+  }
 }

@@ -204,6 +204,17 @@ def test_initial_data_is_plain_json():
     assert set(data["initial_thetas"]) == {t["id"] for t in data["catalog"]["targets"]}
     for thetas in data["initial_thetas"].values():
         assert set(thetas) == {f["id"] for f in data["catalog"]["families"]}
+    # Every built-in link's first view: the grid and each family's Reset view, which is the
+    # view the protocol gives without theta (and the one the Reset theta evaluates to).
+    assert set(data["views"]) == set(data["initial_thetas"])
+    fresh = Session()
+    for target, family in [("bimodal", "gaussian-full"), ("ring", "mixture-3")]:
+        view = data["views"][target]["families"][family]
+        assert view == fresh.handle({"method": "evaluate", "params": {
+            "target": target, "family": family}})["result"]
+        assert view["theta"] == data["initial_thetas"][target][family]
+        grid = data["views"][target]["target_grid"]
+        assert (grid["target"], grid["nx"], grid["ny"]) == (target, nx, ny)
 
 
 # ------------------------------------------------------------------------------------ render
@@ -226,7 +237,9 @@ def _plain_inputs() -> tuple[dict, dict, dict]:
             "catalog": {"targets": [{"id": "banana"}], "families": [{"id": "gaussian-full"}],
                         "optimizers": [], "defaults": {"target_grid": [2, 2]}},
             "initial_thetas": {"banana": {"gaussian-full": [0.0, 1.0]}},
-            "first_views": {"main": first, "scenes": {"one": first}}}
+            "first_views": {"main": first, "scenes": {"one": first}},
+            "views": {"banana": {"target_grid": first["target_grid"],
+                                 "families": {"gaussian-full": first["view"]}}}}
     assets = {"templates": TEMPLATES,
               "runtime": {"mode": "cdn", "index_url": "https://example.invalid/"},
               "pyodide_version": "0.0.1",
@@ -259,18 +272,23 @@ def test_render_makes_every_page_from_plain_data_without_disk(no_disk):
     config, data, assets = _plain_inputs()
     pages = render(config, data, assets)
     assert set(pages) == {"index.html", "standalone.html", "scenes/one.html",
-                          "scenes/index.html", "licenses.html"}
+                          "scenes/index.html", "licenses.html", "views/banana/grid.json",
+                          "views/banana/gaussian-full.json"}
+    assert json.loads(pages["views/banana/gaussian-full.json"]) == data["first_views"]["main"][
+        "view"]
+    assert json.loads(pages["views/banana/grid.json"]) == data["first_views"]["main"][
+        "target_grid"]
 
     main = _embedded(pages["index.html"])
     assert main == initial_data(config["defaults"], data, data["first_views"]["main"],
-                                assets["runtime"])
+                                assets["runtime"], views_url="views/")
     assert 'src="assets/app.js"' in pages["index.html"]
     assert "<title>A &lt;title&gt;</title>" in pages["index.html"]
     assert "vi_core 9.9.9 · Pyodide 0.0.1" in pages["index.html"]
     assert 'href="scenes/index.html"' in pages["index.html"]
 
     standalone = pages["standalone.html"]
-    assert _embedded(standalone) == {**main, "runtime": {"mode": "inline"}}
+    assert _embedded(standalone) == {**main, "runtime": {"mode": "inline"}, "views_url": None}
     assert "<style>body{color:red}</style>" in standalone
     assert "console.log('<\\/script>')" in standalone
     assert f'data-name="worker.js" data-encoding="gzip">{assets["inline_assets"][0]["data"]}' \
@@ -280,6 +298,7 @@ def test_render_makes_every_page_from_plain_data_without_disk(no_disk):
 
     scene = pages["scenes/one.html"]
     assert _embedded(scene)["defaults"]["family"] == "gaussian-diagonal"
+    assert _embedded(scene)["views_url"] == "../views/"
     assert 'src="../assets/app.js"' in scene and "<h1>Scene one</h1>" in scene
     assert "About &lt;/script&gt; scene one." in scene
     assert 'href="one.html?embed=1"' in pages["scenes/index.html"]

@@ -448,3 +448,58 @@ def test_a_runaway_custom_target_can_be_restarted_without_losing_the_view(page, 
     page.wait_for_function("/Converged/.test(document.querySelector('[data-testid=notice]').textContent)",
                            timeout=60_000)
     assert_clean(page_log)
+
+
+# Links other than the page's own defaults: the build's precomputed views paint them before
+# Python is up, and they are exactly what the browser's vi_core computes once it is.
+PRECOMPUTED_LINKS = [
+    ("?embed=1&target=bimodal&family=gaussian-full", "bimodal"),  # the README's embed example
+    ("?target=ring&family=mixture-3", "ring"),
+    ("?target=funnel", "funnel"),
+    ("?target=logistic-regression&family=mixture-full", "logistic-regression"),
+]
+
+
+def _painted(page) -> dict:
+    return page.evaluate("""() => {
+        const plot = document.querySelector('[data-testid=plot]');
+        return {target: plot.dataset.paintedTarget, q: plot.dataset.paintedQ,
+                theta: plot.dataset.theta, status: document.documentElement.dataset.viStatus};
+    }""")
+
+
+@pytest.mark.parametrize("query,target", PRECOMPUTED_LINKS)
+def test_a_builtin_link_paints_before_python_with_the_browsers_numbers(browser, server, query,
+                                                                       target):
+    context = browser.new_context()
+    try:
+        early = context.new_page()
+        early.route("**/pyodide/pyodide.asm.wasm", lambda route: None)  # Python never comes up
+        early.goto(server.base_url + query)
+        early.wait_for_function("document.querySelector('[data-testid=elbo]').dataset.value !== ''")
+        before = _painted(early)
+        assert before["status"] == "loading"
+        assert before["target"] == target and before["q"] == target
+        before_readouts = readouts(early)
+        early.close()
+
+        late = context.new_page()
+        late.goto(server.base_url + query)
+        wait_ready(late)
+        after = _painted(late)
+        assert after["target"] == target and after["q"] == target
+        assert json.loads(after["theta"]) == pytest.approx(json.loads(before["theta"]), abs=1e-12)
+        for key, value in readouts(late).items():
+            assert value == pytest.approx(before_readouts[key], abs=1e-12), key
+    finally:
+        context.close()
+
+
+def test_a_link_that_sets_q_paints_the_target_before_python(page, server):
+    page.route("**/pyodide/pyodide.asm.wasm", lambda route: None)
+    page.goto(server.base_url + "?target=bimodal&family=gaussian-full&mean=0.5,0.5")
+    page.wait_for_function(
+        "document.querySelector('[data-testid=plot]').dataset.paintedTarget === 'bimodal'")
+    # q from the link needs Python: no made-up numbers meanwhile.
+    assert page.get_attribute("[data-testid=elbo]", "data-value") == ""
+    assert page.get_attribute("html", "data-vi-status") == "loading"

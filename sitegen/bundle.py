@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 from sitegen import NPM, SITE_SRC
-from sitegen.runtime import Runtime, lock_text
+from sitegen.runtime import CORE_FILES, Runtime, lock_text, prefetch_list
 
 
 def bundle_js(entry: str, out_file: Path, js_dir: Path = SITE_SRC / "js") -> str:
@@ -45,19 +45,30 @@ def gather_front_end(cache_dir: Path, site_src: Path = SITE_SRC) -> dict:
     }
 
 
-def inline_asset(name: str, data: bytes) -> dict:
-    """``{name, data}``: the file gzip-compressed, then base64 for a <script> element."""
+def inline_asset(name: str, data: bytes, start: bool = True) -> dict:
+    """``{name, data, start}``: the file gzip-compressed, then base64 for a <script> element;
+    ``start``: the worker needs it to start (else it is decoded only when asked for)."""
     # gzip shrinks the wasm and the (barely compressed) wheels; mtime=0 keeps builds identical.
     packed = gzip.compress(data, compresslevel=9, mtime=0)
-    return {"name": name, "data": base64.b64encode(packed).decode()}
+    return {"name": name, "data": base64.b64encode(packed).decode(), "start": start}
 
 
 def inline_assets(worker_js: str, runtime: Runtime, wheel: Path) -> list[dict]:
     """Every file standalone.html's worker fetches, in a fixed order: the worker, the runtime
-    files by name, the vi_core wheel, the site's lock."""
+    files by name, the vi_core wheel, the site's lock. Package files that Python does not load
+    at start (scipy, openblas: see runtime.START_PACKAGES) are marked ``start: False``: the
+    page decodes them only when a custom target imports them."""
+    at_start = set(prefetch_list(runtime, wheel_package(runtime, wheel)))
     assets = [inline_asset("worker.js", worker_js.encode())]
     for name, path in sorted(runtime.files.items()):
-        assets.append(inline_asset(name, path.read_bytes()))
+        assets.append(inline_asset(name, path.read_bytes(),
+                                   start=name in at_start or name in CORE_FILES))
     assets.append(inline_asset(wheel.name, wheel.read_bytes()))
     assets.append(inline_asset("pyodide-lock.json", lock_text(runtime).encode()))
     return assets
+
+
+def wheel_package(runtime: Runtime, wheel: Path) -> str:
+    """The lock's name for our wheel."""
+    return next(name for name, entry in runtime.lock["packages"].items()
+                if entry["file_name"] == wheel.name)

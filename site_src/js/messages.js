@@ -12,6 +12,7 @@ export const TO_WORKER = Object.freeze({
   CALL: "call",
   RUN: "run",
   STOP: "stop",
+  FILE: "file",
 });
 
 /** Message types the worker sends. */
@@ -23,6 +24,7 @@ export const FROM_WORKER = Object.freeze({
   FRAME: "frame",
   FATAL: "fatal",
   PACKAGES: "packages",
+  NEED_FILE: "need-file",
 });
 
 /**
@@ -80,7 +82,9 @@ export const FROM_WORKER = Object.freeze({
  *   an optimization run: frames follow, then a result with the last RunFrame (done or paused)
  * @typedef {{type: "stop", id: number}} StopMessage
  *   pause run `id` after its current frame (it stays open in Python)
- * @typedef {BootMessage | CallMessage | RunMessage | StopMessage} ToWorker
+ * @typedef {{type: "file", name: string, buffer: ArrayBuffer|null}} FileMessage
+ *   standalone.html: the file the worker asked for (need-file), or null if the page has none
+ * @typedef {BootMessage | CallMessage | RunMessage | StopMessage | FileMessage} ToWorker
  */
 
 /**
@@ -96,8 +100,10 @@ export const FROM_WORKER = Object.freeze({
  * @typedef {{type: "packages", id: number, label: string|null, versions?: Versions}} PackagesMessage
  *   during call `id`, packages its source imports are loading (`label`, e.g. "Loading scipy,
  *   openblas"; repeated while they load), or have loaded (label null, the new versions)
+ * @typedef {{type: "need-file", name: string}} NeedFileMessage
+ *   standalone.html: Python asks for a file the page did not send at boot (scipy, say)
  * @typedef {ProgressMessage | ReadyMessage | ResultMessage | ErrorMessage | FrameMessage | FatalMessage
- *   | PackagesMessage} FromWorker
+ *   | PackagesMessage | NeedFileMessage} FromWorker
  */
 
 /** @typedef {{name: string, message: string}} ErrorObject */

@@ -3,15 +3,25 @@
 
 import { TO_WORKER, FROM_WORKER, toError } from "./messages.js";
 
-/** Decode the files that standalone.html carries inline (gzip, then base64) into ArrayBuffers. */
-async function inlineFiles(elements) {
-  const decode = async (el) => {
-    // fetch() of a data: URL decodes base64 natively, far faster than atob in a loop.
-    const response = await fetch("data:application/octet-stream;base64," + el.textContent.trim());
-    const stream = el.dataset.encoding === "gzip" ? response.body.pipeThrough(new DecompressionStream("gzip")) : response.body;
-    return [el.dataset.name, await new Response(stream).arrayBuffer()];
-  };
-  return Object.fromEntries(await Promise.all([...elements].map(decode)));
+/** Decode one file that standalone.html carries inline (gzip, then base64) into an ArrayBuffer. */
+async function decodeInline(el) {
+  // fetch() of a data: URL decodes base64 natively, far faster than atob in a loop.
+  const response = await fetch("data:application/octet-stream;base64," + el.textContent.trim());
+  const stream = el.dataset.encoding === "gzip" ? response.body.pipeThrough(new DecompressionStream("gzip")) : response.body;
+  return new Response(stream).arrayBuffer();
+}
+
+/** The files the worker needs to start (marked data-start); the others (scipy, ...) wait until
+ * Python asks for them (need-file), and a page that never needs them never decodes them. */
+async function startFiles(elements) {
+  const start = [...elements].filter((el) => el.hasAttribute("data-start"));
+  return Object.fromEntries(await Promise.all(start.map(async (el) => [el.dataset.name, await decodeInline(el)])));
+}
+
+/** The inline file `name` (parsed by now: the worker asks only after it has started), or null. */
+async function inlineFile(name) {
+  const el = [...document.querySelectorAll("script[data-vi-asset]")].find((e) => e.dataset.name === name);
+  return el ? decodeInline(el) : null;
 }
 
 // Python cannot be interrupted mid-call (that needs cross-origin isolation, which static hosts
@@ -47,7 +57,7 @@ export class PythonWorker {
     let files = null;
     if (this.inline) {
       this.callbacks.onProgress({ stage: "runtime", label: "Unpacking the Python runtime" });
-      files = await inlineFiles(this.inline);
+      files = await startFiles(this.inline);
       url = URL.createObjectURL(new Blob([files["worker.js"]], { type: "text/javascript" }));
       delete files["worker.js"];
     }
@@ -60,6 +70,17 @@ export class PythonWorker {
     this.lastHeard = performance.now();
     if (files) this.post({ type: TO_WORKER.BOOT, runtime: { mode: "inline" }, files }, Object.values(files));
     else this.post({ type: TO_WORKER.BOOT, runtime: this.runtime });
+  }
+
+  /** standalone.html: answer the worker's need-file with the inline file (or null). */
+  async sendFile(name) {
+    let buffer = null;
+    try {
+      buffer = this.inline ? await inlineFile(String(name)) : null;
+    } catch {
+      buffer = null; // undecodable: the worker's fetch gets a 404 and Python says what failed
+    }
+    this.post({ type: TO_WORKER.FILE, name, buffer }, buffer ? [buffer] : []);
   }
 
   /** @param {import("./messages.js").ToWorker} message */
@@ -95,6 +116,7 @@ export class PythonWorker {
     if (msg.type === FROM_WORKER.READY) return onReady(msg.versions);
     if (msg.type === FROM_WORKER.FATAL) return onFatal(msg);
     if (msg.type === FROM_WORKER.PACKAGES) return onPackages && onPackages(msg);
+    if (msg.type === FROM_WORKER.NEED_FILE) return this.sendFile(msg.name);
     const entry = this.pending.get(msg.id);
     if (!entry) return;
     if (msg.type === FROM_WORKER.FRAME) return entry.onFrame && entry.onFrame(msg.frame);

@@ -10,8 +10,9 @@
 //   vendored  next to this script, in ../pyodide/ (the default build)
 //   cdn       Pyodide and its packages from the official CDN, every file checked by Subresource
 //             Integrity; only vi_core's wheel comes from the site
-//   inline    standalone.html: the page sends every file as an ArrayBuffer, and a fetch() shim
-//             answers requests under a virtual address from those buffers (no network at all)
+//   inline    standalone.html: the page sends the files Python starts with as ArrayBuffers, and
+//             a fetch() shim answers requests under a virtual address from those buffers, or
+//             asks the page for one it did not send (scipy...: need-file); no network at all
 
 import { TO_WORKER, FROM_WORKER, errorObject, toError } from "./messages.js";
 import { checkPacing, frameWork, pauseAfter } from "./pacing.js";
@@ -39,19 +40,35 @@ const requestUrl = (input) => (input instanceof Request ? input.url : String(inp
 
 const CONTENT_TYPES = { wasm: "application/wasm", json: "application/json", js: "text/javascript" };
 
+const contentType = (name) => CONTENT_TYPES[name.split(".").pop()] || "application/octet-stream";
+
+// standalone.html: files the page did not send at boot, asked for when Python needs them.
+const asked = new Map(); // name -> {promise, resolve}: the page's answer, ArrayBuffer or null
+
+function askPage(name) {
+  if (!asked.has(name)) {
+    let resolve;
+    const promise = new Promise((r) => { resolve = r; });
+    asked.set(name, { promise, resolve });
+    post({ type: FROM_WORKER.NEED_FILE, name });
+  }
+  return asked.get(name).promise;
+}
+
 function installInlineAssets(files) {
   const assets = {};
   for (const [name, buffer] of Object.entries(files)) {
-    const type = CONTENT_TYPES[name.split(".").pop()] || "application/octet-stream";
+    const type = contentType(name);
     assets[name] = { buffer, type, blob: URL.createObjectURL(new Blob([buffer], { type })) };
   }
   const realFetch = self.fetch.bind(self);
   self.fetch = async (input, init) => {
     const url = requestUrl(input);
     if (url.startsWith(VIRTUAL_INDEX)) {
-      const asset = assets[url.slice(VIRTUAL_INDEX.length).split("?")[0]];
-      if (!asset) return new Response("not in standalone.html", { status: 404 });
-      return new Response(asset.buffer.slice(0), { status: 200, headers: { "Content-Type": asset.type } });
+      const name = url.slice(VIRTUAL_INDEX.length).split("?")[0];
+      const buffer = Object.hasOwn(assets, name) ? assets[name].buffer : await askPage(name);
+      if (!buffer) return new Response("not in standalone.html", { status: 404 });
+      return new Response(buffer.slice(0), { status: 200, headers: { "Content-Type": contentType(name) } });
     }
     return realFetch(input, init);
   };
@@ -248,6 +265,10 @@ self.onmessage = (event) => {
     boot(msg.runtime || { mode: "vendored" }, msg.files).then(drain);
   } else if (msg.type === TO_WORKER.STOP) {
     stopped.add(msg.id);
+  } else if (msg.type === TO_WORKER.FILE) {
+    const entry = asked.get(msg.name);
+    asked.delete(msg.name); // one answer per request: a later fetch asks again
+    if (entry) entry.resolve(msg.buffer instanceof ArrayBuffer ? msg.buffer : null);
   } else if (msg.type === TO_WORKER.CALL || msg.type === TO_WORKER.RUN) {
     queue.push(msg);
     if (status === "loaded") drain();

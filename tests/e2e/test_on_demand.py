@@ -39,9 +39,15 @@ def test_a_default_session_loads_no_scipy(page, page_log, server):
     assert_clean(page_log)
 
 
-def test_a_custom_target_that_imports_scipy_loads_it(page, page_log, server):
-    page.goto(server.base_url)
-    wait_ready(page)
+SCIPY_SOURCE = ("from scipy.special import logsumexp\n\n"
+                "def log_density(x, y):\n"
+                "    return logsumexp([-0.5 * ((x - 1)**2 + y**2), -0.5 * ((x + 1)**2 + y**2)],"
+                " axis=0)\n")
+
+
+def use_scipy_target(page) -> list[str]:
+    """Apply a custom target that imports scipy; check its numbers; return the notices shown."""
+    assert page.evaluate("window.viVersions.scipy") is None
     notices: list[str] = []
     page.expose_function("reportNotice", lambda text: notices.append(text))
     page.evaluate("""() => new MutationObserver(() => reportNotice(
@@ -49,21 +55,55 @@ def test_a_custom_target_that_imports_scipy_loads_it(page, page_log, server):
         document.querySelector('[data-testid=notice]'), {childList: true, characterData: true,
         subtree: true})""")
     page.click("#custom summary")
-    source = ("from scipy.special import logsumexp\n\n"
-              "def log_density(x, y):\n"
-              "    return logsumexp([-0.5 * ((x - 1)**2 + y**2), -0.5 * ((x + 1)**2 + y**2)],"
-              " axis=0)\n")
-    page.fill("[data-testid=custom-source]", source)
+    page.fill("[data-testid=custom-source]", SCIPY_SOURCE)
     page.click("[data-testid=custom-apply]")
     wait_idle(page)
     assert page.input_value("[data-testid=target-select]") == "custom"
     # Two unit Gaussians' kernels: Z = 2 * 2 pi.
     assert readouts(page)["log-z"] == pytest.approx(math.log(4 * math.pi), abs=1e-4)
     assert any("Loading" in n and "scipy" in n for n in notices), notices
-    assert scipy_requests(page_log), "scipy was not fetched"
     assert page.evaluate("window.viVersions.scipy") == "1.14.1"
     assert "scipy 1.14.1" in page.text_content("#python-version")
+    return notices
+
+
+def test_a_custom_target_that_imports_scipy_loads_it(page, page_log, server):
+    page.goto(server.base_url)
+    wait_ready(page)
+    use_scipy_target(page)
+    assert scipy_requests(page_log), "scipy was not fetched"
     assert_clean(page_log)
+
+
+def test_standalone_decodes_scipy_only_when_a_target_imports_it(context, dist):
+    """standalone.html sends Python only what it starts with; scipy and OpenBLAS are decoded
+    from the file when a custom target imports them, with no network at all."""
+    blocked: list[str] = []
+    context.route("**/*", lambda route: route.continue_()
+                  if route.request.url.startswith(("file:", "data:", "blob:"))
+                  else (blocked.append(route.request.url), route.abort()))
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    asked: list[str] = []
+    page.expose_function("reportNeedFile", lambda name: asked.append(name))
+    page.add_init_script("""(() => {
+        const Real = window.Worker;
+        window.Worker = class extends Real {
+            constructor(...args) {
+                super(...args);
+                this.addEventListener('message', (e) => {
+                    if (e.data && e.data.type === 'need-file') reportNeedFile(e.data.name);
+                });
+            }
+        };
+    })()""")
+    page.goto((dist / "standalone.html").as_uri())
+    wait_ready(page, timeout=180_000)
+    assert asked == []  # the start needed nothing beyond what the page sent at boot
+    use_scipy_target(page)
+    assert sorted(a.split("-")[0] for a in asked) == ["openblas", "scipy"]
+    assert blocked == [] and errors == []
 
 
 FAR_HOST = """<!doctype html>

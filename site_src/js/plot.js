@@ -41,18 +41,15 @@ export class Frame {
   }
 }
 
-/** Density levels for contour lines: fractions of the maximum of a log-density grid. */
-function levels(logValues, fractions) {
+/** A grid's density relative to its peak, from its log-density values (whole numbers of
+ * `unit` nats; null where the density is 0). */
+export function densityGrid({ log_density: values, unit }) {
   let max = -Infinity;
-  for (const v of logValues) if (v !== null && v > max) max = v;
-  return { max, thresholds: fractions.map((f) => Math.exp(max) * f) };
-}
-
-function densityGrid(logValues, max) {
-  const out = new Float64Array(logValues.length);
-  for (let i = 0; i < logValues.length; i++) {
-    const v = logValues[i];
-    out[i] = v === null ? 0 : Math.exp(v - max);
+  for (const v of values) if (v !== null && v > max) max = v;
+  const out = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    out[i] = v === null ? 0 : Math.exp((v - max) * unit);
   }
   return out;
 }
@@ -82,15 +79,14 @@ function contourPaths(grid, nx, ny, thresholds, frame) {
 
 /** Render the target (a log-density grid) into an offscreen canvas of the frame's size. */
 export function renderTarget(targetGrid, frame, pixelRatio) {
-  const { nx, ny, log_density: logValues } = targetGrid;
+  const { nx, ny } = targetGrid;
   const canvas = document.createElement("canvas");
   canvas.width = Math.round(frame.width * pixelRatio);
   canvas.height = Math.round(frame.height * pixelRatio);
   const ctx = canvas.getContext("2d");
   ctx.scale(pixelRatio, pixelRatio);
 
-  const { max } = levels(logValues, []);
-  const density = densityGrid(logValues, max);
+  const density = densityGrid(targetGrid);
   // Colour by density relative to the peak, through a perceptually uniform map (viridis).
   const image = new ImageData(nx, ny);
   for (let j = 0; j < ny; j++) {
@@ -125,9 +121,8 @@ export function renderTarget(targetGrid, frame, pixelRatio) {
 
 /** Draw q: density contours from its grid, plus each component's 1- and 2-sigma ellipse. */
 export function drawQ(ctx, frame, view, { samples, selected }) {
-  const { nx, ny, log_density: logValues } = view.q_grid;
-  const { max } = levels(logValues, []);
-  const density = densityGrid(logValues, max);
+  const { nx, ny } = view.q_grid;
+  const density = densityGrid(view.q_grid);
   const paths = contourPaths(density, nx, ny, [0.1, 0.3, 0.5, 0.7, 0.9], frame);
   for (const [width, color] of [[3.5, COLORS.qOutline], [1.8, COLORS.q]]) {
     ctx.strokeStyle = color;

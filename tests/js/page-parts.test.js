@@ -55,7 +55,7 @@ test("errors cross the worker boundary as {name, message}, Python's traceback cu
   const err = toError({ name: "Restarted", message: "Python was restarted" });
   assert.ok(err instanceof Error);
   assert.deepEqual([err.name, err.message], ["Restarted", "Python was restarted"]);
-  assert.deepEqual(Object.values(TO_WORKER).sort(), ["boot", "call", "run", "stop"]);
+  assert.deepEqual(Object.values(TO_WORKER).sort(), ["boot", "call", "file", "run", "stop"]);
   assert.equal(FROM_WORKER.FRAME, "frame");
 });
 

@@ -60,6 +60,39 @@ def test_evaluate_matches_the_library():
     assert len(view["q_grid"]["log_density"]) == view["q_grid"]["nx"] * view["q_grid"]["ny"]
 
 
+def test_grids_are_whole_units_of_the_log_density_on_the_stated_points():
+    """A grid's values times its unit are log q (log p~) on the grid's points, to half a unit;
+    zero density is null."""
+    view = ok("evaluate", target="banana", family="gaussian-full")
+    target, family = get_target("banana"), get_family("gaussian-full")
+    q = view["q_grid"]
+    xmin, xmax, ymin, ymax = target.extent
+    gx, gy = np.meshgrid(np.linspace(xmin, xmax, q["nx"]), np.linspace(ymin, ymax, q["ny"]))
+    exact = family.log_density(np.array(view["theta"]), gx, gy).ravel()
+    values = np.array(q["log_density"], dtype=float)
+    assert all(isinstance(v, int) for v in q["log_density"])
+    np.testing.assert_allclose(values * q["unit"], exact, rtol=0, atol=q["unit"] / 2 + 1e-12)
+    grid = ok("target_grid", target="banana", nx=30, ny=20)
+    gx, gy = np.meshgrid(np.linspace(xmin, xmax, 30), np.linspace(ymin, ymax, 20))
+    np.testing.assert_allclose(np.array(grid["log_density"]) * grid["unit"],
+                               target.log_density(gx, gy).ravel(), rtol=0,
+                               atol=grid["unit"] / 2 + 1e-12)
+
+
+def test_zero_density_on_a_grid_is_null():
+    session = Session()
+    source = ("import numpy as np\n"
+              "def log_density(x, y):\n"
+              "    return np.where(x > 0, -0.5 * (x**2 + y**2), -np.inf)\n")
+    reply = session.handle({"method": "set_custom_target", "params": {"source": source}})
+    if not reply["ok"]:
+        pytest.skip(f"custom targets refuse zero-density regions: {reply['error']['message']}")
+    grid = session.handle({"method": "target_grid", "params": {"target": "custom", "nx": 9,
+                                                                "ny": 5}})["result"]
+    values = grid["log_density"]
+    assert None in values and any(isinstance(v, int) for v in values)
+
+
 def test_natural_parameters_round_trip():
     view = ok("evaluate", target="banana", family="gaussian-full")
     again = ok("evaluate", target="banana", family="gaussian-full", natural=view["natural"])

@@ -18,6 +18,14 @@ lock carries the repacked file's sha256, which Pyodide checks when it loads the 
 build prints what it repacked; a file that deflating would not make clearly smaller is shipped
 as the original.
 
+Pyodide 0.27.7 crashes Safari on iPad: ``pyodide.asm.js`` tells iOS by
+``/iPad|iPhone|iPod/.test(navigator.platform)``, which iPadOS (platform "MacIntel") escapes, and
+then runs a WebAssembly probe that Safari on iOS cannot take. Upstream fixed the test in 0.28
+(pyodide PR #5695: also count a "MacIntel" with more than one touch point as iOS); no registry
+we can reach has numpy/scipy for 0.28, so ``patch_ios_detection`` applies the same fix to the
+vendored file: it checks the official file's sha256, replaces that one expression, and the
+build prints the patched file's sha256.
+
 ``gather_runtime`` puts it together (a ``Runtime``: file name in dist/pyodide -> verified path,
 and the lock the site ships); ``runtime_config`` says how the page's worker loads it.
 """
@@ -50,6 +58,12 @@ NPM_PYODIDE = NPM / "pyodide"
 PAGE_PACKAGES = ("numpy", "scipy")
 # What Python starts with (worker.js loads these, then vi-core); the rest loads on demand.
 START_PACKAGES = ("numpy",)
+# The official pyodide.asm.js of PYODIDE_VERSION (npm), and the iOS test in it that we patch.
+OFFICIAL_ASM_JS_SHA256 = "6b4c90de5b7172873f04f21884d0e9d2274e305fe32116558fe3e4fbe3618d51"
+IOS_TEST = "let isIOS=globalThis.navigator&&/iPad|iPhone|iPod/.test(navigator.platform);"
+IOS_TEST_FIXED = ("let isIOS=globalThis.navigator&&(/iPad|iPhone|iPod/.test(navigator.platform)"
+                  "||/iPad|iPhone|iPod/.test(navigator.userAgent)"
+                  "||(navigator.platform===\"MacIntel\"&&navigator.maxTouchPoints>1));")
 # Repack a package file only if deflating its stored members saves at least this fraction.
 REPACK_MIN_SAVING = 0.05
 
@@ -239,6 +253,22 @@ def site_lock(lock: dict, names: Iterable[str], extra_entries: Iterable[dict]) -
     return {"info": lock["info"], "packages": packages}
 
 
+def patch_ios_detection(official: Path, dest: Path) -> str:
+    """Write ``official`` (pyodide.asm.js) to ``dest`` with iPadOS counted as iOS (see the
+    module docstring); return the patched file's sha256. Refuses a file that is not the
+    official one, or in which the expression is not found exactly once."""
+    actual = sha256_of(official)
+    if actual != OFFICIAL_ASM_JS_SHA256:
+        raise VendorError(f"{official} has sha256 {actual}, expected the official "
+                          f"{OFFICIAL_ASM_JS_SHA256} of Pyodide {PYODIDE_VERSION}: not patching")
+    text = official.read_text(encoding="utf-8")
+    if text.count(IOS_TEST) != 1:
+        raise VendorError(f"{official}: the iOS test to patch was not found exactly once")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(text.replace(IOS_TEST, IOS_TEST_FIXED), encoding="utf-8")
+    return sha256_of(dest)
+
+
 @dataclass
 class Runtime:
     """Verified files of the Pyodide runtime the site ships (name in dist/pyodide -> source)
@@ -317,6 +347,10 @@ def gather_runtime(cache_dir: Path, local_dir: Path | None, offline: bool,
         if not path.exists():
             raise VendorError(f"{path} is missing: run `npm ci` first")
         files[core] = path
+    patched = cache_dir / "patched" / "pyodide.asm.js"
+    digest = patch_ios_detection(files["pyodide.asm.js"], patched)
+    files["pyodide.asm.js"] = patched
+    print(f"  pyodide.asm.js: official file checked, iPadOS detection patched (sha256 {digest})")
     return Runtime(files=files, lock=site_lock(repacked_lock, names, extra_entries),
                    repacked=report)
 

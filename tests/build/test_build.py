@@ -12,6 +12,8 @@ import json
 import os
 import pathlib
 import re
+import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -124,6 +126,39 @@ def test_a_stored_zip_that_does_not_shrink_is_shipped_as_it_is(tmp_path):
                                              "sha256": rt.sha256_of(stored)}}}
     out, new_lock, report = rt.repack({"rnd-1.zip": stored}, lock, ["rnd"], tmp_path / "out")
     assert report == {} and out["rnd-1.zip"] == stored and new_lock == lock
+
+
+def test_the_ipad_fix_is_applied_to_the_official_runtime_only(tmp_path):
+    official = ROOT / "node_modules" / "pyodide" / "pyodide.asm.js"
+    digest = rt.patch_ios_detection(official, tmp_path / "pyodide.asm.js")
+    patched = (tmp_path / "pyodide.asm.js").read_text(encoding="utf-8")
+    assert digest == rt.sha256_of(tmp_path / "pyodide.asm.js") != rt.OFFICIAL_ASM_JS_SHA256
+    assert rt.IOS_TEST not in patched and patched.count(rt.IOS_TEST_FIXED) == 1
+    # Nothing else changed.
+    assert patched.replace(rt.IOS_TEST_FIXED, rt.IOS_TEST) == official.read_text(encoding="utf-8")
+    tampered = tmp_path / "tampered.asm.js"
+    tampered.write_text(official.read_text(encoding="utf-8") + "//")
+    with pytest.raises(rt.VendorError, match="not patching"):
+        rt.patch_ios_detection(tampered, tmp_path / "out.js")
+
+
+@pytest.mark.parametrize("platform,agent,touch,ios", [
+    ("MacIntel", "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) Safari", 5, True),  # iPad
+    ("MacIntel", "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) Safari", 0, False),  # a Mac
+    ("iPhone", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)", 5, True),
+    ("Linux x86_64", "Mozilla/5.0 (X11; Linux x86_64) Chrome", 0, False),
+    ("Win32", "Mozilla/5.0 (Windows NT 10.0) Chrome", 10, False),  # a touch laptop
+])
+def test_the_patched_ios_test_tells_ipads_from_macs(platform, agent, touch, ios):
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    expression = rt.IOS_TEST_FIXED.removeprefix("let isIOS=").rstrip(";")
+    script = (f"globalThis.navigator = {json.dumps({'platform': platform, 'userAgent': agent,
+                                                     'maxTouchPoints': touch})};"
+              f"process.stdout.write(String(Boolean({expression})));")
+    out = subprocess.run([node, "-e", script], capture_output=True, text=True, check=True)
+    assert out.stdout == str(ios).lower()
 
 
 def test_a_vendor_error_is_a_build_error():

@@ -3,12 +3,15 @@ inside an article's iframe, and as scene pages."""
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import re
 from pathlib import Path
 
 import pytest
 
+from sitegen import runtime as rt
 from tests.e2e.conftest import ROOT, start_server, wait_ready
 from tests.e2e.test_page import assert_clean, readouts, wait_idle
 
@@ -233,3 +236,13 @@ def test_cdn_runtime_checks_integrity(page, tmp_path):
                                timeout=60_000)
     finally:
         srv.httpd.shutdown()
+
+
+def test_the_served_and_standalone_runtimes_carry_the_ipad_fix(page, server, dist):
+    """Safari on iPad: the vendored pyodide.asm.js counts iPadOS as iOS (sitegen.runtime)."""
+    served = page.request.get(server.base_url + "pyodide/pyodide.asm.js").text()
+    assert rt.IOS_TEST_FIXED in served and rt.IOS_TEST not in served
+    html = (dist / "standalone.html").read_text()
+    match = re.search(r'data-name="pyodide.asm.js" data-encoding="gzip">([^<]+)<', html)
+    inline = gzip.decompress(base64.b64decode(match.group(1))).decode()
+    assert inline == served

@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: build serve test test-unit test-js test-e2e lint bench clean distclean
+.PHONY: build serve test test-unit test-js test-e2e lint bench bench-load clean distclean
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON312)" || { echo "Python 3.12 is needed (Pyodide 0.27 runs 3.12): install it, or pass PYTHON312=/path/to/python3.12"; exit 1; }
@@ -52,6 +52,11 @@ lint: $(VENV)/.installed node_modules/.installed
 
 bench: $(VENV)/.installed
 	$(PY) bench/bench.py
+
+# Page loads (ours vs bare Pyodide) over a modelled link, and drag latency, in Chromium:
+# a benchmark, see bench/README.md. Options: make bench-load BENCH_LOAD_ARGS="--reps 3 --markdown"
+bench-load: build browser
+	$(PY) bench/load.py $(BENCH_LOAD_ARGS)
 
 clean:
 	rm -rf dist test-results

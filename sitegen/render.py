@@ -9,7 +9,8 @@ be tested without touching disk. ``assets`` is::
      "runtime": {mode, ...},                  how served pages load Pyodide (runtime_config)
      "pyodide_version": str,
      "licenses": [{name, license, text}],     sitegen.licences
-     "app_js", "css", "favicon_svg": str,     inlined in standalone.html
+     "app_js", "css": str,                   inlined in standalone.html
+     "favicon_svg": str,                      inlined in every app page (see _app.html.j2)
      "inline_assets": [{name, data}]}         the worker's files, gzip+base64 (sitegen.bundle)
 """
 
@@ -50,8 +51,8 @@ def script_json(data: dict) -> markupsafe.Markup:
 
 
 def page_context(initial: dict, *, base: str, title: str, heading: str, intro: str,
-                 vi_core_version: str, pyodide_version: str, scene_text: str = "",
-                 scenes_link: bool = True) -> dict:
+                 vi_core_version: str, pyodide_version: str, favicon_svg: str,
+                 scene_text: str = "", scenes_link: bool = True) -> dict:
     """The app template's context for a served page (standalone.html adds its inline parts)."""
     return {
         "title": title,
@@ -66,7 +67,7 @@ def page_context(initial: dict, *, base: str, title: str, heading: str, intro: s
         "inline_css": "",
         "inline_js": "",
         "inline_assets": [],
-        "favicon_svg": "",
+        "favicon_svg": favicon_svg,
         "licenses": [],
     }
 
@@ -96,7 +97,8 @@ def render(config: Config, data: Data, assets: Assets) -> dict[str, str]:
     env = make_env(assets["templates"])
     app = env.get_template("_app.html.j2")
     versions = {"vi_core_version": data["vi_core_version"],
-                "pyodide_version": assets["pyodide_version"]}
+                "pyodide_version": assets["pyodide_version"],
+                "favicon_svg": assets["favicon_svg"]}
     pages: dict[str, str] = {}
 
     main_initial = initial_data(config["defaults"], data, data["first_views"]["main"],
@@ -116,7 +118,6 @@ def render(config: Config, data: Data, assets: Assets) -> dict[str, str]:
         "inline_css": markupsafe.Markup(assets["css"]),
         "inline_js": markupsafe.Markup(assets["app_js"].replace("</script", "<\\/script")),
         "inline_assets": assets["inline_assets"],
-        "favicon_svg": assets["favicon_svg"],
         "licenses": assets["licenses"],
     }
     pages["standalone.html"] = app.render(**standalone)

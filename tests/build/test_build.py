@@ -321,6 +321,9 @@ def test_render_makes_every_page_from_plain_data_without_disk(no_disk):
     assert "<title>A &lt;title&gt;</title>" in pages["index.html"]
     assert "vi_core 9.9.9 · Pyodide 0.0.1" in pages["index.html"]
     assert 'href="scenes/index.html"' in pages["index.html"]
+    # The icon is inline: no request for it when the page rewrites its link.
+    assert 'rel="icon" href="data:image/svg+xml,%3Csvg%3E%3C/svg%3E"' in pages["index.html"]
+    assert "favicon.svg" not in pages["index.html"]
 
     standalone = pages["standalone.html"]
     assert _embedded(standalone) == {**main, "runtime": {"mode": "inline"}, "views_url": None}

@@ -31,8 +31,9 @@ load in a fresh browser context (nothing cached), after one untimed warm-up load
   cross-check.
 * FCP: the ``first-contentful-paint`` paint entry.
 * plot (our pages only): the first moment the ELBO readout holds a number (its ``data-value``)
-  and the plot canvas is painted (at least half of an 8x8 grid of its pixels opaque and not the
-  grey placeholder). Checked whenever the DOM changes (a MutationObserver; the page renders the
+  and the plot shows the target's colours and q (``data-painted-target`` and ``data-painted-q``
+  on ``#plot``; for builds without them, at least half of an 8x8 grid of the canvas's pixels
+  opaque and not the grey placeholder). Checked whenever the DOM changes (a MutationObserver; the page renders the
   canvas and the readouts in one synchronous pass) and every 50 ms.
 * ready: ``data-vi-status`` first becomes ``ready``.
 * last byte: the end of the last response that finished before ready (``Request.timing``):
@@ -203,6 +204,9 @@ LOAD_PROBE = """(() => {
     const elbo = document.querySelector("[data-testid=elbo]");
     const canvas = document.getElementById("plot-canvas");
     if (!elbo || !canvas || !elbo.dataset.value || !Number.isFinite(Number(elbo.dataset.value))) return false;
+    // Pages that say what their plot shows (plot-view.js): the target's colours and q drawn.
+    const plot = document.getElementById("plot");
+    if (plot && "paintedQ" in plot.dataset) return plot.dataset.paintedTarget !== "" && plot.dataset.paintedQ !== "";
     if (canvas.width < 8 || canvas.height < 8) return false;
     const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
     let painted = 0;

@@ -61,6 +61,9 @@ const python = createPython({
 });
 const runs = createRuns({ store, catalog, worker: python.worker, onView: () => { if (store.state.showSamples) session.refreshSamples(); } });
 session = createSession({ store, catalog, initial, python, runs });
+// Python first (a direct visit starts it now, an embedded page when the reader gets near):
+// the worker's downloads then overlap the first paint below.
+startWhenNear({ lazy: embedding.embed || window.parent !== window, start: () => python.start(), onVisible: visibilityChanged });
 const plotView = createPlotView(catalog, initial.defaults.target);
 const handles = createHandles({ store, catalog, session, plotView });
 const editor = createEditor({ store, catalog, session });
@@ -112,4 +115,3 @@ function visibilityChanged(visible) {
     if (s.pausedRun && !s.run) runs.optimize();
   }
 }
-startWhenNear({ lazy: embedding.embed || window.parent !== window, start: () => python.start(), onVisible: visibilityChanged });

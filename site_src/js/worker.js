@@ -78,9 +78,11 @@ function installInlineAssets(files) {
 }
 
 /**
- * Vendored runtime: request at once, in parallel, the files Pyodide will ask for one after the
- * other (the wasm once pyodide.asm.js has run, numpy and vi_core once Python is up), so that
- * downloads overlap start-up work. Each early response answers Pyodide's first request for
+ * Vendored runtime: request early the files Pyodide will ask for one after the other, so that
+ * downloads overlap start-up work: the wasm and the standard library at once (Pyodide asks for
+ * them only after pyodide.asm.js has run), the packages (numpy, vi_core) once the standard
+ * library is in (Python needs them only once it is up; started with the wasm, they would share
+ * the link with it and delay the start). Each early response answers Pyodide's first request for
  * that URL, and only if the request asks for the same integrity (the lock's sha256 for
  * packages), so nothing goes unchecked; any other request goes to the network as usual.
  * (A <link rel="preload"> in the page would not help: the worker does not share its cache.)
@@ -90,12 +92,25 @@ function installInlineAssets(files) {
 function prefetchRuntime(indexURL, prefetch) {
   const realFetch = self.fetch.bind(self);
   const early = new Map();
-  for (const [name, integrity] of Object.entries(prefetch || {})) {
-    const url = indexURL + name;
-    const promise = realFetch(url, integrity ? { integrity } : {});
-    promise.catch(() => {}); // a failure shows when Pyodide asks (and fetches again)
-    early.set(url, { integrity, promise });
+  const request = (name) => realFetch(indexURL + name, prefetch[name] ? { integrity: prefetch[name] } : {});
+  const has = (name) => Object.hasOwn(prefetch || {}, name);
+  const core = ["pyodide.asm.wasm", "python_stdlib.zip"].filter(has);
+  const later = Object.keys(prefetch || {}).filter((name) => !core.includes(name));
+  if (has("pyodide.asm.wasm")) early.set(indexURL + "pyodide.asm.wasm", { integrity: prefetch["pyodide.asm.wasm"], promise: request("pyodide.asm.wasm") });
+  // The standard library is read whole here (the wasm must stream to Pyodide's compiler, so
+  // its end cannot be seen): when it is in, the link is nearly free, and the packages go.
+  let coreArrived = Promise.resolve();
+  if (has("python_stdlib.zip")) {
+    const stdlib = request("python_stdlib.zip").then(async (response) => {
+      if (!response.ok) return response;
+      const body = await response.arrayBuffer();
+      return { again: () => new Response(body.slice(0), { status: response.status, headers: response.headers }) };
+    });
+    early.set(indexURL + "python_stdlib.zip", { integrity: prefetch["python_stdlib.zip"], promise: stdlib.then((r) => (r.again ? r.again() : r)) });
+    coreArrived = stdlib.then(() => {}, () => {});
   }
+  for (const name of later) early.set(indexURL + name, { integrity: prefetch[name], promise: coreArrived.then(() => request(name)) });
+  for (const { promise } of early.values()) promise.catch(() => {}); // a failure shows when Pyodide asks (and fetches again)
   self.fetch = (input, init) => {
     const url = requestUrl(input);
     const hit = early.get(url);

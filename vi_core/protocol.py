@@ -46,7 +46,9 @@ target gives at its theta now (a custom target of the same id may have changed).
 
 A view is {target, family, k, theta, natural, components: {weights, means, covs},
 readouts: {elbo, expected_log_density, entropy, log_z, kl, elbo_error, log_z_error},
-q_grid: {nx, ny, unit, log_density}} where q_grid covers the target's extent like ``target_grid``.
+q_grid: {nx, ny, unit, log_density} or null} where q_grid covers the target's extent like
+``target_grid``, for a q of several components; a single Gaussian's density contours are
+ellipses, which the page draws from ``components`` (so a drag need not send a grid).
 """
 
 from __future__ import annotations
@@ -414,8 +416,11 @@ def _view(target: Target, family: Family, theta: np.ndarray,
     if result is None:
         result = elbo(target, family, theta, with_grad=False)
     weights, means, covs = family.components(theta)
-    gx, gy = _grid(target.extent, *Q_GRID)
-    q = family.log_density(theta, gx, gy)
+    q_grid = None
+    if family.n_components > 1:
+        gx, gy = _grid(target.extent, *Q_GRID)
+        q_grid = {"nx": Q_GRID[0], "ny": Q_GRID[1], "unit": GRID_UNIT,
+                  "log_density": _grid_values(family.log_density(theta, gx, gy))}
     return {
         "target": target.id,
         "family": family.id,
@@ -433,6 +438,5 @@ def _view(target: Target, family: Family, theta: np.ndarray,
             "elbo_error": json_number(result.error),
             "log_z_error": json_number(target.log_z_error),
         },
-        "q_grid": {"nx": Q_GRID[0], "ny": Q_GRID[1], "unit": GRID_UNIT,
-                   "log_density": _grid_values(q)},
+        "q_grid": q_grid,
     }

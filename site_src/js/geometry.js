@@ -19,6 +19,12 @@ export function principalAxes(cov) {
   ];
 }
 
+/** A Gaussian's density is `fraction` of its peak on the ellipse of Mahalanobis radius
+ * sqrt(-2 ln fraction) (its principal axes scaled by that radius). */
+export function contourRadius(fraction) {
+  return Math.sqrt(-2 * Math.log(fraction));
+}
+
 /** Scales and correlation of Cov = R diag(a², b²) Rᵀ, R the rotation by `angle`. */
 export function fromAxes(a, b, angle) {
   const c = Math.cos(angle), s = Math.sin(angle);

@@ -70,14 +70,35 @@ const editor = createEditor({ store, catalog, session });
 const controls = createControls({ store, catalog, session, runs });
 if (!firstPaint) session.paintPrecomputed(url.natural);
 
+// While q moves (a drag, a run) the link follows it at most this often: history.replaceState
+// costs the browser several ms, and Safari refuses more than 100 calls in 10 s. At rest it
+// follows at once, so the link is right as soon as the view is.
+const URL_EVERY_MS = 200;
+let urlWanted = null; // the search string the link should get
+let urlTimer = null;
+let urlWritten = -Infinity;
+
+function writeUrl() {
+  urlTimer = null;
+  urlWritten = performance.now();
+  if (urlWanted !== location.search) history.replaceState(null, "", urlWanted + location.hash);
+}
+
 /** The link always shows the view on screen (once there is one for the target on show). */
 function syncUrl(state) {
   if (!state.view || state.view.target !== state.target) return;
-  const search = writeUrlState({
+  urlWanted = writeUrlState({
     target: state.target, family: state.family, optimizer: state.optimizer,
     k: requestK(catalog, state.family, state.k), natural: state.view.natural, source: state.customSource,
   }, location.search);
-  if (search !== location.search) history.replaceState(null, "", search + location.hash);
+  if (urlWanted === location.search) return;
+  const moving = state.dragging !== null || state.run !== null;
+  if (!moving) {
+    clearTimeout(urlTimer);
+    writeUrl();
+  } else if (urlTimer === null) {
+    urlTimer = setTimeout(writeUrl, Math.max(0, urlWritten + URL_EVERY_MS - performance.now()));
+  }
 }
 
 function render(state) {
@@ -93,8 +114,14 @@ function render(state) {
 controls.wire();
 editor.wire();
 store.subscribe(render);
-new ResizeObserver(() => render(store.state)).observe($("stage"));
-window.addEventListener("resize", () => render(store.state));
+const resized = () => {
+  plotView.resized();
+  render(store.state);
+};
+const sizes = new ResizeObserver(resized);
+sizes.observe($("stage"));
+sizes.observe($("elbo-trace").parentElement);
+window.addEventListener("resize", resized);
 
 if (store.state.target === CUSTOM) {
   $("custom-source").value = store.state.customSource;

@@ -35,12 +35,25 @@ export function createPlotView(catalog, fallbackTarget) {
   let layerGrid = null;
   const drawn = {}; // what the plot and the trace last showed: skip redrawing the same
 
+  // The room the page gives the canvases, measured when it may have changed (resized()), not
+  // on every render: reading it forces the browser to lay the page out, several ms per drag step.
+  let room = null;
+  const measure = () => {
+    const trace = $("elbo-trace");
+    return {
+      plotWidth: $("plot").parentElement.clientWidth,
+      plotMaxHeight: maxPlotHeight(),
+      traceWidth: trace.parentElement.clientWidth,
+      traceHeight: trace.clientHeight || 120,
+    };
+  };
+
   function layout(state) {
     const wrap = $("plot");
     const extent = extentOf(state, catalog, fallbackTarget);
     const aspect = (extent[3] - extent[2]) / (extent[1] - extent[0]);
-    const avail = wrap.parentElement.clientWidth;
-    const width = Math.floor(Math.min(avail, maxPlotHeight() / aspect));
+    if (!room) room = measure();
+    const width = Math.floor(Math.min(room.plotWidth, room.plotMaxHeight / aspect));
     const height = Math.floor(width * aspect);
     const ratio = window.devicePixelRatio || 1;
     const sameExtent = frame && frame.extent.every((v, i) => v === extent[i]);
@@ -56,8 +69,8 @@ export function createPlotView(catalog, fallbackTarget) {
       targetLayer = null;
     }
     const trace = $("elbo-trace");
-    const tw = trace.parentElement.clientWidth;
-    const th = trace.clientHeight || 120;
+    const tw = room.traceWidth;
+    const th = room.traceHeight;
     if (trace.width !== Math.round(tw * ratio)) {
       trace.width = Math.round(tw * ratio);
       trace.height = Math.round(th * ratio);
@@ -110,6 +123,10 @@ export function createPlotView(catalog, fallbackTarget) {
       const ratio = window.devicePixelRatio || 1;
       drawPlot(state, ratio);
       drawTraceCanvas(state, ratio);
+    },
+    /** The page's size may have changed: measure the room again at the next render. */
+    resized() {
+      room = null;
     },
     /** The plot's Frame (data <-> pixels), null before the first render. */
     frame: () => frame,

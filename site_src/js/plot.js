@@ -4,7 +4,7 @@
 
 import { contours } from "d3-contour";
 import { interpolateViridis } from "d3-scale-chromatic";
-import { principalAxes } from "./geometry.js";
+import { contourRadius, principalAxes } from "./geometry.js";
 
 export const COLORS = {
   q: "#ff7f0e", // orange against viridis' blues and greens; also distinct for colour-blind readers
@@ -119,11 +119,27 @@ export function renderTarget(targetGrid, frame, pixelRatio) {
   return canvas;
 }
 
-/** Draw q: density contours from its grid, plus each component's 1- and 2-sigma ellipse. */
+const Q_LEVELS = [0.1, 0.3, 0.5, 0.7, 0.9]; // q's contours, as fractions of its peak density
+
+/** A single Gaussian's contours at `fractions` of its peak: ellipses (see contourRadius). */
+function gaussianContours(mean, cov, fractions, frame) {
+  const [major, minor] = principalAxes(cov);
+  const [cx, cy] = frame.toPx(mean[0], mean[1]);
+  return fractions.map((f) => {
+    const r = contourRadius(f);
+    const path = new Path2D();
+    // The canvas y axis points down, so a data-space angle turns the other way.
+    path.ellipse(cx, cy, r * major.length * frame.sx, r * minor.length * frame.sy, -major.angle, 0, 2 * Math.PI);
+    return path;
+  });
+}
+
+/** Draw q: its density contours (traced on its grid; for a single Gaussian, which has no grid,
+ * its ellipses), plus each component's 1- and 2-sigma ellipse. */
 export function drawQ(ctx, frame, view, { samples, selected }) {
-  const { nx, ny } = view.q_grid;
-  const density = densityGrid(view.q_grid);
-  const paths = contourPaths(density, nx, ny, [0.1, 0.3, 0.5, 0.7, 0.9], frame);
+  const paths = view.q_grid
+    ? contourPaths(densityGrid(view.q_grid), view.q_grid.nx, view.q_grid.ny, Q_LEVELS, frame)
+    : gaussianContours(view.components.means[0], view.components.covs[0], Q_LEVELS, frame);
   for (const [width, color] of [[3.5, COLORS.qOutline], [1.8, COLORS.q]]) {
     ctx.strokeStyle = color;
     ctx.lineWidth = width;

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { principalAxes, fromAxes, handleSpecs, naturalAfterMove, keyTarget } from "../../site_src/js/geometry.js";
+import { principalAxes, fromAxes, handleSpecs, naturalAfterMove, keyTarget, contourRadius } from "../../site_src/js/geometry.js";
 import { gaussianView, BANANA_RANGES } from "./fixtures.js";
 
 const near = (a, b, tol = 1e-12, what = "") => assert.ok(Math.abs(a - b) <= tol, `${what} ${a} != ${b}`);
@@ -117,4 +117,18 @@ test("arrow keys move by 2% of the extent's width, 10% with Shift", () => {
   [x, y] = keyTarget(spec, "ArrowDown", true, [-3, 3, -2, 2]);
   assert.equal(x, 1);
   near(y, 0.4, 1e-15);
+});
+
+test("a Gaussian's density is the given fraction of its peak at the contour radius", () => {
+  // Along a principal axis of length s, Mahalanobis radius r is the point r*s from the mean.
+  const cov = [[2.25, 0.9], [0.9, 1]];
+  const [major] = principalAxes(cov);
+  const [[a, b], [, d]] = cov;
+  const det = a * d - b * b;
+  for (const f of [0.1, 0.3, 0.5, 0.7, 0.9]) {
+    const r = contourRadius(f);
+    const x = r * major.length * Math.cos(major.angle), y = r * major.length * Math.sin(major.angle);
+    const maha = (d * x * x - 2 * b * x * y + a * y * y) / det;
+    assert.ok(Math.abs(Math.exp(-maha / 2) - f) < 1e-12, `fraction ${f}`);
+  }
 });

@@ -60,11 +60,20 @@ def test_evaluate_matches_the_library():
     assert len(view["q_grid"]["log_density"]) == view["q_grid"]["nx"] * view["q_grid"]["ny"]
 
 
+def test_a_single_gaussian_sends_no_grid_and_a_mixture_does():
+    """A single Gaussian's contours are ellipses the page draws from its components."""
+    for family in ("gaussian-isotropic", "gaussian-diagonal", "gaussian-full"):
+        assert ok("evaluate", target="banana", family=family)["q_grid"] is None
+    assert ok("evaluate", target="banana", family="mixture-full", k=1)["q_grid"] is None
+    view = ok("evaluate", target="banana", family="mixture-full", k=2)
+    assert len(view["q_grid"]["log_density"]) == view["q_grid"]["nx"] * view["q_grid"]["ny"]
+
+
 def test_grids_are_whole_units_of_the_log_density_on_the_stated_points():
     """A grid's values times its unit are log q (log p~) on the grid's points, to half a unit;
     zero density is null."""
-    view = ok("evaluate", target="banana", family="gaussian-full")
-    target, family = get_target("banana"), get_family("gaussian-full")
+    view = ok("evaluate", target="banana", family="mixture-3")
+    target, family = get_target("banana"), get_family("mixture-3")
     q = view["q_grid"]
     xmin, xmax, ymin, ymax = target.extent
     gx, gy = np.meshgrid(np.linspace(xmin, xmax, q["nx"]), np.linspace(ymin, ymax, q["ny"]))

@@ -1,8 +1,8 @@
 """How long the page takes to load, and how fast a drag answers, in a real Chromium.
 
     .venv/bin/python bench/load.py [--profile loopback --profile 20mbit-40ms] [--reps 5]
-        [--dist DIR] [--extra NAME=DIR ...] [--no-drag | --drag-only] [--markdown]
-        [--json FILE]
+        [--dist DIR] [--extra NAME=DIR ...] [--link NAME=?QUERY ...] [--no-drag | --drag-only]
+        [--markdown] [--json FILE]
 
 A benchmark, not a test: it prints numbers and judges nothing.
 
@@ -652,6 +652,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--drag-page", default="ours", help="which of our builds to drag")
     parser.add_argument("--drag-family", action="append", default=None,
                         help=f"families to drag (default: {', '.join(DRAG_FAMILIES)})")
+    parser.add_argument("--link", action="append", default=[], metavar="NAME=QUERY",
+                        help="also load ours with this query (e.g. ours-bimodal="
+                             "'?target=bimodal&family=gaussian-full'): a link other than the "
+                             "page's defaults paints from the precomputed views/")
     parser.add_argument("--markdown", action="store_true", help="tables as markdown")
     parser.add_argument("--waterfall", action="store_true",
                         help="also list the requests of each page's median run")
@@ -682,6 +686,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         mounts = {f"/{name}/": directory for name, directory in builds.items()}
         pages = [Page(name, f"/{name}/", True) for name in builds]
+        for spec in args.link:
+            name, sep, query = spec.partition("=")
+            if not sep or not name or not query.startswith("?") or name in builds:
+                raise SystemExit(f"--link wants NAME=?QUERY with a new name, got {spec!r}")
+            pages.append(Page(name, f"/ours/{query}", True))
         if not args.no_bare and not args.drag_only:
             bare = make_bare_site(Path(tmp) / "bare", NPM_PYODIDE, args.pyodide_cache)
             mounts["/bare/"] = Path(tmp) / "bare"

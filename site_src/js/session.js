@@ -133,7 +133,12 @@ export function createSession({ store, catalog, initial, python, runs }) {
         if (natural && !natural.scales) {
           // A link with means only: the family's default scales fill in.
           const defaults = await python.call("evaluate", qParams());
-          natural = defaults.natural.means.length === natural.means.length ? { ...natural, scales: defaults.natural.scales } : null;
+          const [have, want] = [natural.means.length, defaults.natural.means.length];
+          if (have === want) natural = { ...natural, scales: defaults.natural.scales };
+          else {
+            natural = null;
+            store.setNotice(`The link's q has ${have} component${have === 1 ? "" : "s"} and ${catalog.family(store.state.family).name} has ${want}; showing its default q.`);
+          }
         }
         try {
           await resetQ(natural);

@@ -8,6 +8,13 @@
 import { CUSTOM, kInRange } from "./catalog.js";
 
 const Q_KEYS = ["mean", "scale", "corr", "weight"];
+const ECHO_CHARS = 32; // a notice quotes at most this much of a bad value
+
+/** A bad value as a notice quotes it: in quotes, cut short (with "…") if long. */
+export function echo(value) {
+  const text = String(value);
+  return `"${text.length > ECHO_CHARS ? text.slice(0, ECHO_CHARS - 1) + "…" : text}"`;
+}
 
 function parseNumbers(text, perComponent) {
   const parts = text.split(";").map((c) => c.split(",").map((s) => (s.trim() === "" ? NaN : Number(s))));
@@ -36,8 +43,8 @@ export function readUrlState(search, kLimits) {
   if (params.has("k")) {
     const k = Number(params.get("k"));
     if (kInRange(kLimits, k)) state.k = k;
-    else if (kLimits) problems.push(`k=${params.get("k")} is not a whole number from ${kLimits.min} to ${kLimits.max}`);
-    else problems.push(`k=${params.get("k")} is not used by any family`);
+    else if (kLimits) problems.push(`k=${echo(params.get("k"))} is not a whole number from ${kLimits.min} to ${kLimits.max}`);
+    else problems.push(`k=${echo(params.get("k"))} is not used by any family`);
   }
   if (params.has("mean")) {
     const means = parseNumbers(params.get("mean"), 2);
@@ -78,17 +85,17 @@ export function resolveUrlState(url, catalog, start) {
     else out.problems.push(`target=custom needs its source in the link, showing ${catalog.target(out.target).name}`);
   } else if (url.target !== null) {
     if (catalog.hasTarget(url.target)) out.target = url.target;
-    else out.problems.push(`unknown target "${url.target}", showing ${catalog.target(out.target).name}`);
+    else out.problems.push(`unknown target ${echo(url.target)}, showing ${catalog.target(out.target).name}`);
   }
   if (url.family !== null) {
     const alias = familyAlias(catalog, url.family);
     if (alias) { out.family = alias.family; out.k = alias.k; }
     else if (catalog.hasFamily(url.family)) out.family = url.family;
-    else out.problems.push(`unknown family "${url.family}", showing ${catalog.family(out.family).name}`);
+    else out.problems.push(`unknown family ${echo(url.family)}, showing ${catalog.family(out.family).name}`);
   }
   if (url.optimizer !== null) {
     if (catalog.hasOptimizer(url.optimizer)) out.optimizer = url.optimizer;
-    else out.problems.push(`unknown optimizer "${url.optimizer}", using ${catalog.optimizer(out.optimizer).name}`);
+    else out.problems.push(`unknown optimizer ${echo(url.optimizer)}, using ${catalog.optimizer(out.optimizer).name}`);
   }
   if (url.k !== null && catalog.kRange(out.family)) out.k = url.k;
   return out;

@@ -503,3 +503,18 @@ def test_a_link_that_sets_q_paints_the_target_before_python(page, server):
     # q from the link needs Python: no made-up numbers meanwhile.
     assert page.get_attribute("[data-testid=elbo]", "data-value") == ""
     assert page.get_attribute("html", "data-vi-status") == "loading"
+
+
+def test_link_problems_are_short_and_say_what_was_dropped(page, page_log, server):
+    long = "z" * 120
+    page.goto(f"{server.base_url}?target={long}&family=gaussian-full")
+    wait_ready(page)
+    notice = page.text_content("[data-testid=notice]")
+    assert "unknown target" in notice and long not in notice and len(notice) < 200
+    # The plot keeps its width (the notice wraps instead of widening the page).
+    assert page.locator("#plot-canvas").bounding_box()["width"] > 100
+    # Two means for a one-component family: said, not silently dropped.
+    page.goto(f"{server.base_url}?family=gaussian-full&mean=0.5,0.5;-0.5,-0.5")
+    wait_ready(page)
+    assert "2 components" in page.text_content("[data-testid=notice]")
+    assert_clean(page_log)

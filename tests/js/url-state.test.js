@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readUrlState, resolveUrlState, writeUrlState, familyAlias } from "../../site_src/js/url-state.js";
+import { readUrlState, resolveUrlState, writeUrlState, familyAlias, echo } from "../../site_src/js/url-state.js";
 import { catalog } from "./fixtures.js";
 
 const K = { min: 1, max: 10 };
@@ -72,7 +72,7 @@ test("k must be a whole number within the limits it is given", () => {
   for (const bad of ["0", "11", "2.5", "x", "", "-3"]) {
     const state = readUrlState(`?k=${bad}`, K);
     assert.equal(state.k, null, bad);
-    assert.deepEqual(state.problems, [`k=${bad} is not a whole number from 1 to 10`]);
+    assert.deepEqual(state.problems, [`k="${bad}" is not a whole number from 1 to 10`]);
   }
   // The limits are the caller's (the catalog's), not the module's.
   assert.equal(readUrlState("?k=12", { min: 2, max: 12 }).k, 12);
@@ -120,4 +120,12 @@ test("resolving: target=custom needs its source", () => {
   assert.match(out.problems[0], /needs its source/);
   out = resolveUrlState(readUrlState("?target=custom&source=x", K), catalog, START);
   assert.deepEqual([out.target, out.source, out.problems], ["custom", "x", []]);
+});
+
+test("a notice quotes at most a short, elided part of a bad value", () => {
+  const long = "x".repeat(120);
+  const out = resolveUrlState(readUrlState(`?target=${long}&family=${long}`, null), catalog, START);
+  for (const problem of out.problems) assert.ok(problem.length < 80, problem);
+  assert.match(out.problems[0], /unknown target "x{31}…"/);
+  assert.equal(echo("short"), '"short"');
 });

@@ -1,8 +1,9 @@
 """The render step: ``render(config, data, assets) -> {path in dist/: text}`` (the HTML pages,
 and the precomputed views as JSON files under views/).
 
-Pure: it reads no file, computes no number, hashes and compresses nothing. Everything comes in
-as plain data gathered before (sitegen.config, sitegen.data, and the assets below), so it can
+Pure: it reads no file, computes no number and compresses nothing (it hashes only the inline
+script and style of standalone.html, for its Content-Security-Policy: sitegen.csp). Everything
+comes in as plain data gathered before (sitegen.config, sitegen.data, and the assets below), so it can
 be tested without touching disk. ``assets`` is::
 
     {"templates": {name: Jinja source},       site_src/templates
@@ -23,6 +24,7 @@ import jinja2
 import markupsafe
 
 from sitegen.config import Config
+from sitegen.csp import served_policy, standalone_policy
 from sitegen.data import Data, initial_data
 
 Assets = dict[str, Any]
@@ -69,6 +71,7 @@ def page_context(initial: dict, *, base: str, title: str, heading: str, intro: s
         "inline_assets": [],
         "favicon_svg": favicon_svg,
         "licenses": [],
+        "csp": "",
     }
 
 
@@ -103,12 +106,15 @@ def render(config: Config, data: Data, assets: Assets) -> dict[str, str]:
 
     main_initial = initial_data(config["defaults"], data, data["first_views"]["main"],
                                 assets["runtime"], views_url=f"{VIEWS_DIR}/")
+    csp = served_policy(assets["runtime"].get("index_url"))
     main = page_context(main_initial, base="", title=config["title"], heading=HEADING,
                         intro=INTRO, **versions)
+    main["csp"] = csp
     pages["index.html"] = app.render(**main)
 
     # One file for offline use: style, script, runtime and licences all inline, and the same
     # first view; the runtime comes inline, whatever the served pages use.
+    inline_js = assets["app_js"].replace("</script", "<\\/script")
     standalone = {
         **main,
         "scenes_link": False,
@@ -116,7 +122,8 @@ def render(config: Config, data: Data, assets: Assets) -> dict[str, str]:
         "initial_json": script_json({**main_initial, "runtime": {"mode": "inline"},
                                      "views_url": None}),
         "inline_css": markupsafe.Markup(assets["css"]),
-        "inline_js": markupsafe.Markup(assets["app_js"].replace("</script", "<\\/script")),
+        "inline_js": markupsafe.Markup(inline_js),
+        "csp": standalone_policy(inline_js, assets["css"]),
         "inline_assets": assets["inline_assets"],
         "licenses": assets["licenses"],
     }
@@ -128,10 +135,11 @@ def render(config: Config, data: Data, assets: Assets) -> dict[str, str]:
                                views_url=f"../{VIEWS_DIR}/")
         context = page_context(initial, base="../", title=scene["title"], heading=scene["title"],
                                intro="", scene_text=scene["text"], **versions)
+        context["csp"] = csp
         pages[f"scenes/{scene['slug']}.html"] = app.render(**context)
     pages["scenes/index.html"] = env.get_template("scenes.html.j2").render(
-        title=config["title"], scenes=config["scenes"], base="../")
+        title=config["title"], scenes=config["scenes"], base="../", csp=csp)
     pages["licenses.html"] = env.get_template("licenses.html.j2").render(
-        title=config["title"], licenses=assets["licenses"], base="")
+        title=config["title"], licenses=assets["licenses"], base="", csp=csp)
     pages.update(view_files(data))
     return pages

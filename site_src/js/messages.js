@@ -29,7 +29,9 @@ export const FROM_WORKER = Object.freeze({
 
 /**
  * Where the runtime comes from (chosen by build.py, sent in the boot message).
- * @typedef {{mode: "vendored", prefetch?: Object<string, string>}
+ * (`script_url`: where the worker's script is, added by worker-client.js; the worker itself runs
+ * from a blob: bootstrap)
+ * @typedef {{mode: "vendored", prefetch?: Object<string, string>, script_url?: string}
  *   | {mode: "cdn", index_url: string, integrity: Object<string, string>, vi_core_wheel: string}
  *   | {mode: "inline"}} Runtime
  */

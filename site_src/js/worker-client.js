@@ -61,6 +61,15 @@ export class PythonWorker {
       url = URL.createObjectURL(new Blob([files["worker.js"]], { type: "text/javascript" }));
       delete files["worker.js"];
     }
+    let runtime = this.runtime;
+    if (!files) {
+      // A worker started from its own URL takes its Content-Security-Policy from that file's
+      // HTTP headers (GitHub Pages sends none); one started from a blob: URL inherits the
+      // page's. So start a blob: bootstrap that imports the real script, and tell the worker
+      // where that script is (its own location is the blob's).
+      runtime = { ...runtime, script_url: url.href };
+      url = URL.createObjectURL(new Blob([`importScripts(${JSON.stringify(url.href)});`], { type: "text/javascript" }));
+    }
     this.worker = new Worker(url, { name: "vi-python" });
     this.worker.onmessage = (event) => this.receive(event.data);
     this.worker.onerror = (event) => {
@@ -69,7 +78,7 @@ export class PythonWorker {
     };
     this.lastHeard = performance.now();
     if (files) this.post({ type: TO_WORKER.BOOT, runtime: { mode: "inline" }, files }, Object.values(files));
-    else this.post({ type: TO_WORKER.BOOT, runtime: this.runtime });
+    else this.post({ type: TO_WORKER.BOOT, runtime });
   }
 
   /** standalone.html: answer the worker's need-file with the inline file (or null). */

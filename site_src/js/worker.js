@@ -150,6 +150,10 @@ function protocolHandle(pyodide) {
   return pyodide.pyimport("vi_core.protocol").Session().handle_json;
 }
 
+/** Where this script was served from: the page starts it from a blob: bootstrap (so that the
+ * page's Content-Security-Policy binds the worker too) and says where the script itself is. */
+const scriptUrl = (runtime) => runtime.script_url || self.location.href;
+
 async function boot(runtime, files) {
   status = "loading";
   let stage = "runtime";
@@ -163,7 +167,7 @@ async function boot(runtime, files) {
       await installCdnRuntime(runtime);
       indexURL = runtime.index_url;
     } else {
-      indexURL = new URL("../pyodide/", self.location.href).href;
+      indexURL = new URL("../pyodide/", scriptUrl(runtime)).href;
       prefetchRuntime(indexURL, runtime.prefetch);
       importScripts(indexURL + "pyodide.js");
     }
@@ -175,7 +179,7 @@ async function boot(runtime, files) {
     post({ type: FROM_WORKER.PROGRESS, stage, label: "Loading vi_core" });
     // From the CDN, the official lock does not know vi_core: load its wheel by URL (its
     // dependencies are loaded above). Otherwise the site's lock lists it with its sha256.
-    const viCore = runtime.mode === "cdn" ? new URL("../pyodide/" + runtime.vi_core_wheel, self.location.href).href : "vi-core";
+    const viCore = runtime.mode === "cdn" ? new URL("../pyodide/" + runtime.vi_core_wheel, scriptUrl(runtime)).href : "vi-core";
     await pyodide.loadPackage([viCore], { messageCallback: () => {}, errorCallback: (m) => { throw new Error(m); } });
     handle = protocolHandle(pyodide);
     const versions = call("versions");

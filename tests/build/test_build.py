@@ -420,3 +420,38 @@ def test_cdn_runtime_build_is_small_and_pinned(tmp_path):
     expected = "sha384-" + base64.b64encode(hashlib.sha384(wasm).digest()).decode()
     assert runtime["integrity"]["pyodide.asm.wasm"] == expected
     assert (out / "pyodide" / runtime["vi_core_wheel"]).exists()
+
+
+# ------------------------------------------------------------------------------------ policy
+
+
+def _csp(html: str) -> dict[str, list[str]]:
+    import html as html_lib
+    content = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">', html)
+    assert content, "no policy"
+    return {part.split()[0]: part.split()[1:]
+            for part in html_lib.unescape(content.group(1)).split(";")}
+
+
+def test_each_page_allows_only_what_it_needs():
+    from sitegen.csp import source_hash
+    config, data, assets = _plain_inputs()
+    pages = render(config, data, {**assets, "runtime": {"mode": "vendored"}})
+    served = _csp(pages["index.html"])
+    assert served["default-src"] == ["'none'"] and served["connect-src"] == ["'self'"]
+    assert served["script-src"] == ["'self'", "'unsafe-eval'"]
+    assert served["worker-src"] == ["blob:"]
+    for path in ("scenes/one.html", "scenes/index.html", "licenses.html"):
+        assert _csp(pages[path]) == served
+    # standalone.html: its one inline script and style, by hash; no origin at all.
+    standalone = pages["standalone.html"]
+    script = re.search(r"<script>(.*?)</script>", standalone, re.DOTALL).group(1)
+    style = re.search(r"<style>(.*?)</style>", standalone, re.DOTALL).group(1)
+    policy = _csp(standalone)
+    assert policy["script-src"][0] == source_hash(script)
+    assert policy["style-src"] == [source_hash(style)]
+    assert not any("http" in value for values in policy.values() for value in values)
+    # The CDN build adds exactly the CDN's origin.
+    cdn = _csp(render(config, data, assets)["index.html"])
+    assert cdn["connect-src"] == ["'self'", "https://example.invalid"]
+    assert "https://example.invalid" in cdn["script-src"]

@@ -6,7 +6,7 @@
 //   runs.js       Optimize, Step, Stop, cancel, and pacing
 //   python.js     the worker's life; worker-client.js and messages.js its protocol
 //   plot-view.js, handles.js, editor.js, readouts.js, controls.js, status.js   rendering
-//   url-state.js, embed.js   the link and the iframe
+//   url-state.js, embed.js   the link and the iframe; consent.js   code that came in the link
 //
 // Data flows one way: an event calls an action -> the state changes -> render(state). The
 // first view is computed at build time on CPython and embedded in the HTML (#vi-initial), so
@@ -25,6 +25,7 @@ import { createEditor } from "./editor.js";
 import { createControls } from "./controls.js";
 import { renderReadouts } from "./readouts.js";
 import { renderStatus } from "./status.js";
+import { renderConsent, wireConsent } from "./consent.js";
 
 const $ = (id) => document.getElementById(id);
 // The bundle is a classic script (see build.py): find the worker next to it, in assets/.
@@ -40,15 +41,20 @@ if (window.parent !== window) reportHeight();
 const url = resolveUrlState(readUrlState(location.search, catalog.kLimits()), catalog, initial.defaults);
 const noticeText = url.problems.length ? `The link had problems: ${url.problems.join("; ")}.` : unknownControlsNotice(embedding.unknown);
 
+// Code in the link waits for the visitor's consent (consent.js); meanwhile a built-in target
+// shows, and q from the link (which belongs to that code's target) waits with it.
+const linkCode = url.target === CUSTOM ? url.source : null;
+const ownNatural = linkCode === null ? url.natural : null;
 const store = createStore(catalog, initialState({
-  target: url.target, family: url.family, k: url.k, optimizer: url.optimizer, customSource: url.source,
+  target: linkCode === null ? url.target : initial.defaults.target, family: url.family, k: url.k,
+  optimizer: url.optimizer, customSource: null, linkCode,
   notice: { text: noticeText, kind: "warning" },
 }));
 
 // ---- the first paint: the build's view, if the link asks for it (inlined for the page's own
 // defaults; fetched from views/ for the other built-in links, see session.paintPrecomputed)
 const s0 = store.state;
-const firstPaint = s0.target === initial.defaults.target && s0.family === initial.defaults.family && !url.natural
+const firstPaint = s0.target === initial.defaults.target && s0.family === initial.defaults.family && !ownNatural
   && componentCount(catalog, s0.family, s0.k) === initial.view.k;
 if (firstPaint) store.firstView(initial.view, initial.target_grid);
 else if (s0.target === initial.view.target) store.setTargetGrid(initial.target_grid);
@@ -57,7 +63,7 @@ else if (s0.target === initial.view.target) store.setTargetGrid(initial.target_g
 let session = null;
 const python = createPython({
   store, runtime: initial.runtime, scriptUrl: SCRIPT_URL,
-  onUp: () => session.pythonUp({ firstPaint, urlNatural: url.natural }),
+  onUp: () => session.pythonUp({ firstPaint, urlNatural: ownNatural }),
 });
 const runs = createRuns({ store, catalog, worker: python.worker, onView: () => { if (store.state.showSamples) session.refreshSamples(); } });
 session = createSession({ store, catalog, initial, python, runs });
@@ -68,7 +74,7 @@ const plotView = createPlotView(catalog, initial.defaults.target);
 const handles = createHandles({ store, catalog, session, plotView });
 const editor = createEditor({ store, catalog, session });
 const controls = createControls({ store, catalog, session, runs });
-if (!firstPaint) session.paintPrecomputed(url.natural);
+if (!firstPaint) session.paintPrecomputed(ownNatural);
 
 // While q moves (a drag, a run) the link follows it at most this often: history.replaceState
 // costs the browser several ms, and Safari refuses more than 100 calls in 10 s. At rest it
@@ -86,7 +92,8 @@ function writeUrl() {
 
 /** The link always shows the view on screen (once there is one for the target on show). */
 function syncUrl(state) {
-  if (!state.view || state.view.target !== state.target) return;
+  // Code waiting for consent: the link stays as it came (it still carries the code).
+  if (state.linkCode !== null || !state.view || state.view.target !== state.target) return;
   urlWanted = writeUrlState({
     target: state.target, family: state.family, optimizer: state.optimizer,
     k: requestK(catalog, state.family, state.k), natural: state.view.natural, source: state.customSource,
@@ -108,11 +115,13 @@ function render(state) {
   editor.render(state);
   controls.render(state);
   renderStatus(state);
+  renderConsent(state);
   syncUrl(state);
 }
 
 controls.wire();
 editor.wire();
+wireConsent({ store, session, natural: url.natural });
 store.subscribe(render);
 const resized = () => {
   plotView.resized();
@@ -123,10 +132,6 @@ sizes.observe($("stage"));
 sizes.observe($("elbo-trace").parentElement);
 window.addEventListener("resize", resized);
 
-if (store.state.target === CUSTOM) {
-  $("custom-source").value = store.state.customSource;
-  $("custom").open = true;
-}
 // Room to spare (a tall window, not an article's iframe): show the explanations at once.
 if (window.innerHeight >= 860 && window.innerWidth >= 1000) { $("about").open = true; $("editor").open = true; }
 render(store.state);

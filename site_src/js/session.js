@@ -3,7 +3,7 @@
 // Python comes up (or back after a restart). Each request's answer goes to the store.
 
 import { latestOnly } from "./worker-client.js";
-import { CUSTOM, componentCount, requestK, targetEntry } from "./catalog.js";
+import { componentCount, requestK, targetEntry } from "./catalog.js";
 
 const SAMPLE_SEED = 1; // the same draws for the same q: the Monte Carlo ELBO is reproducible
 
@@ -110,20 +110,28 @@ export function createSession({ store, catalog, initial, python, runs }) {
     }
   }
 
+  /** The visitor consented to the link's code: it becomes the custom target (with the link's
+   * q, if any), or, refused by vi_core, the page stays as it is and says why. */
+  async function useLinkCode(source, natural) {
+    try {
+      await useCustomTarget(source);
+    } catch (err) {
+      if (err.name !== "Restarted") store.setNotice(`The link's code was not accepted: ${err.message}`);
+      return;
+    }
+    if (!natural) return;
+    try {
+      await resetQ(natural);
+    } catch (err) {
+      if (err.name !== "Restarted") store.setNotice(`The link's q was not accepted (${err.message}); showing the default q.`);
+    }
+  }
+
   /** Python is up (the first time, or after a restart): bring the page to where the visitor
    * is, then open the controls. */
   async function pythonUp({ firstPaint, urlNatural }) {
     const restarted = store.state.restarts > 0;
     try {
-      if (!restarted && store.state.target === CUSTOM) {
-        try {
-          await useCustomTarget(store.state.customSource);
-        } catch (err) {
-          const fallback = initial.defaults.target;
-          store.customTargetRefused(fallback,
-            `The link's custom target was not accepted (${err.message}); showing ${catalog.target(fallback).name}.`);
-        }
-      }
       const s = store.state;
       if (!s.targetGrid || s.targetGrid.target !== s.target) await loadTarget();
       if (restarted) {
@@ -173,7 +181,7 @@ export function createSession({ store, catalog, initial, python, runs }) {
     await python.restart(initial.defaults.target);
   }
 
-  return { setNatural, refreshSamples, loadTarget, resetQ, startOver, useCustomTarget, pythonUp, restart, paintPrecomputed };
+  return { setNatural, refreshSamples, loadTarget, resetQ, startOver, useCustomTarget, useLinkCode, pythonUp, restart, paintPrecomputed };
 }
 
 /** A precomputed file, or null if it cannot be had (Python paints it later). */

@@ -8,7 +8,7 @@
 /**
  * The whole state of the page. Every field is here, with what it means.
  * @param {{target: string, family: string, k: number|null, optimizer: string,
- *          customSource: string|null, notice?: {text: string, kind: string}}} start
+ *          customSource: string|null, linkCode?: string|null, notice?: {text: string, kind: string}}} start
  */
 export function initialState(start) {
   return {
@@ -19,6 +19,8 @@ export function initialState(start) {
     optimizer: start.optimizer, // id of the optimizer Optimize and Step use
     customSource: start.customSource ?? null, // Python source of the custom target (it travels in the link), or null
     customTarget: null, // the custom target's entry (catalog shape, with ranges) once vi_core accepted it, or null
+    linkCode: start.linkCode ?? null, // Python source that came in the link and waits for the visitor's consent
+    //                                  (shown, not run; "Run" makes it the custom target), or null
 
     // ---- what is shown
     targetGrid: null, // {target, extent, nx, ny, log_density} of the target on show, or null
@@ -171,9 +173,9 @@ export function createStore(catalog, init, { schedule = queueMicrotask } = {}) {
     customTargetAccepted(entry, source) {
       set({ customTarget: { ...entry, name: "Custom (your log_density)" }, customSource: source, target: "custom" });
     },
-    /** The link's custom target was refused: show `fallbackTarget` instead. */
-    customTargetRefused(fallbackTarget, noticeText) {
-      set({ customTarget: null, customSource: null, target: fallbackTarget, notice: { text: noticeText, kind: "warning" } });
+    /** The visitor ran the link's code, or declined it: it no longer waits. */
+    linkCodeSettled(noticeText = "", kind = "info") {
+      set({ linkCode: null, ...(noticeText ? { notice: { text: noticeText, kind } } : {}) });
     },
 
     // ---- q

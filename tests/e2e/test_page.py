@@ -330,6 +330,10 @@ def test_custom_target_from_the_editor_and_the_link(page, page_log, server):
     shown = readouts(page)
     page.goto(page.url)
     wait_ready(page)
+    # Code from a link runs only when the visitor says so (see test_policy.py).
+    assert page.text_content("[data-testid=consent-code]") == source
+    page.click("[data-testid=consent-run]")
+    wait_idle(page)
     assert page.input_value("[data-testid=target-select]") == "custom"
     assert readouts(page) == pytest.approx(shown, abs=1e-9)
     assert_clean(page_log)

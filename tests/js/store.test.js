@@ -202,3 +202,13 @@ test("a run paused off screen is marked to go on when the page is back", () => {
   store.resumedWhenVisible();
   assert.equal(store.state.resumeWhenVisible, false);
 });
+
+test("code from a link waits, shown, until the visitor settles it", () => {
+  const store = createStore(catalog, initialState({ target: "banana", family: "gaussian-full", optimizer: "lbfgs",
+    linkCode: "def log_density(x, y): ..." }), { schedule: (fn) => fn() });
+  assert.equal(store.state.linkCode, "def log_density(x, y): ...");
+  assert.equal(store.state.target, "banana");
+  store.linkCodeSettled("not run");
+  assert.equal(store.state.linkCode, null);
+  assert.equal(store.state.notice.text, "not run");
+});

@@ -1,0 +1,41 @@
+// Code that arrives in a link (?target=custom&source=...) never runs unseen: the page shows it,
+// read-only, with a plain warning, and runs it only when the visitor presses "Run this code"
+// (data-testid consent-run). Until then, or after "Don't run it", the page shows a built-in
+// target; the rest of the link (family, optimizer, K) applies either way.
+
+const $ = (id) => document.getElementById(id);
+
+/** The consent panel, from the state (the code as text, never as HTML). */
+export function renderConsent(state) {
+  const panel = $("consent");
+  panel.hidden = state.linkCode === null;
+  if (state.linkCode === null) return;
+  const code = $("consent-code");
+  if (code.textContent !== state.linkCode) code.textContent = state.linkCode;
+  const ready = state.python === "ready";
+  const run = $("consent-run");
+  run.disabled = !ready;
+  run.textContent = ready ? "Run this code" : "Run this code (Python is loading…)";
+}
+
+/**
+ * @param {object} deps
+ * @param {ReturnType<import("./store.js").createStore>} deps.store
+ * @param {{useLinkCode: (source: string, natural: object|null) => Promise<void>}} deps.session
+ * @param {object|null} deps.natural  q from the link, for the code's target
+ */
+export function wireConsent({ store, session, natural }) {
+  $("consent-run").addEventListener("click", () => {
+    const source = store.state.linkCode;
+    if (source === null || store.state.python !== "ready") return;
+    store.linkCodeSettled();
+    session.useLinkCode(source, natural);
+  });
+  $("consent-decline").addEventListener("click", () => {
+    const source = store.state.linkCode;
+    if (source === null) return;
+    // Kept where the visitor can read or edit it, and run it themselves; nothing runs now.
+    $("custom-source").value = source;
+    store.linkCodeSettled("The link's code was not run. It is in \u201cYour own target density\u201d below, if you want to read it or run it yourself.");
+  });
+}

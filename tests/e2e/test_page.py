@@ -522,3 +522,16 @@ def test_link_problems_are_short_and_say_what_was_dropped(page, page_log, server
     wait_ready(page)
     assert "2 components" in page.text_content("[data-testid=notice]")
     assert_clean(page_log)
+
+
+@pytest.mark.parametrize("query", ["?target=__proto__", "?target=constructor", "?target=toString",
+                                   "?family=toString", "?family=hasOwnProperty",
+                                   "?optimizer=__proto__", "?k=__proto__"])
+def test_prototype_names_in_a_link_are_unknown_ids(page, page_log, server, query):
+    """Ids are looked up among the catalog's own entries: a name every JS object has is just
+    an unknown id (a notice, the default), never a hang or a function sent to the worker."""
+    page.goto(server.base_url + query)
+    wait_ready(page)
+    assert "The link had problems" in page.text_content("[data-testid=notice]")
+    assert page.get_attribute("[data-testid=elbo]", "data-value") != ""
+    assert_clean(page_log)

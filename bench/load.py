@@ -68,7 +68,6 @@ In the drag table, ``interval ms`` is the median gap between moves as the page s
 from __future__ import annotations
 
 import argparse
-import hashlib
 import itertools
 import json
 import math
@@ -88,7 +87,10 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from throttled_server import LOOPBACK, LinkProfile, SiteServer, serve
+
+from sitegen.runtime import sha256_of
 
 ROOT = Path(__file__).resolve().parents[1]
 NPM_PYODIDE = ROOT / "node_modules" / "pyodide"
@@ -139,14 +141,6 @@ self.onmessage = async (event) => {
   }
 };
 """
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def make_bare_site(out: Path, npm_pyodide: Path, package_cache: Path) -> dict[str, str]:

@@ -58,12 +58,11 @@ def initial_thetas(views: dict[str, dict]) -> dict[str, dict[str, list[float]]]:
             for target, entry in views.items()}
 
 
-def first_view(session: Session, catalog: dict, defaults: dict) -> dict:
-    """A page's first view: the target's colour map on the catalog's default grid and q's
-    view (readouts, contours) for the page's defaults."""
-    nx, ny = catalog["defaults"]["target_grid"]
+def first_view(session: Session, views: dict[str, dict], defaults: dict) -> dict:
+    """A page's first view: the target's colour map (from ``reset_views``) and q's view
+    (readouts, contours) for the page's defaults."""
     return {
-        "target_grid": call(session, "target_grid", target=defaults["target"], nx=nx, ny=ny),
+        "target_grid": views[defaults["target"]]["target_grid"],
         "view": call(session, "evaluate", target=defaults["target"], family=defaults["family"],
                      natural=defaults["natural"]),
     }
@@ -79,8 +78,8 @@ def gather_data(config: Config, session: Session) -> Data:
         "initial_thetas": initial_thetas(views),
         "views": views,
         "first_views": {
-            "main": first_view(session, catalog, config["defaults"]),
-            "scenes": {scene["slug"]: first_view(session, catalog, scene["defaults"])
+            "main": first_view(session, views, config["defaults"]),
+            "scenes": {scene["slug"]: first_view(session, views, scene["defaults"])
                        for scene in config["scenes"]},
         },
     }

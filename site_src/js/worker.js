@@ -101,12 +101,9 @@ function prefetchRuntime(indexURL, prefetch) {
   // its end cannot be seen): when it is in, the link is nearly free, and the packages go.
   let coreArrived = Promise.resolve();
   if (has("python_stdlib.zip")) {
-    const stdlib = request("python_stdlib.zip").then(async (response) => {
-      if (!response.ok) return response;
-      const body = await response.arrayBuffer();
-      return { again: () => new Response(body.slice(0), { status: response.status, headers: response.headers }) };
-    });
-    early.set(indexURL + "python_stdlib.zip", { integrity: prefetch["python_stdlib.zip"], promise: stdlib.then((r) => (r.again ? r.again() : r)) });
+    const stdlib = request("python_stdlib.zip").then(async (response) =>
+      response.ok ? new Response(await response.arrayBuffer(), { status: response.status, headers: response.headers }) : response);
+    early.set(indexURL + "python_stdlib.zip", { integrity: prefetch["python_stdlib.zip"], promise: stdlib });
     coreArrived = stdlib.then(() => {}, () => {});
   }
   for (const name of later) early.set(indexURL + name, { integrity: prefetch[name], promise: coreArrived.then(() => request(name)) });

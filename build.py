@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="do not try the CDN")
     parser.add_argument("--runtime", choices=("vendored", "cdn"), default="vendored",
                         help="cdn: load Pyodide, numpy and scipy from the official CDN (with "
-                             "Subresource Integrity) for a deploy of a few hundred KB; "
+                             "Subresource Integrity) for a deploy of about 5 MB (no runtime); "
                              "standalone.html stays self-contained either way")
     args = parser.parse_args(argv)
     try:

@@ -10,13 +10,28 @@ and in Pyodide::
     print(result.elbo, result.log_z, result.kl)
 
 The modules form one-way layers (each imports only those before it): errors -> target ->
-targets, log_z, custom_target -> families -> elbo -> optimize -> starts -> fit -> protocol,
-cli. ``vi_core.protocol`` (the page's JSON door) is not imported here.
+targets, log_z, custom_target -> families -> diagnostics -> elbo -> optimize -> starts -> fit ->
+protocol, cli. ``vi_core.protocol`` (the page's JSON door) is not imported here.
 """
 
 __version__ = "0.1.0"
 
 from vi_core.custom_target import target_from_source
+from vi_core.diagnostics import (
+    DEFAULT_DRAWS,
+    DEFAULT_IW_K,
+    DEFAULT_IW_N,
+    KHAT_CAVEAT,
+    Diagnostics,
+    IwElboResult,
+    PsisResult,
+    diagnose,
+    gpd_fit,
+    iw_elbo,
+    khat_reading,
+    khat_threshold,
+    psis_khat,
+)
 from vi_core.elbo import ElboResult, EntropyResult, elbo, elbo_mc, entropy
 from vi_core.errors import FamilyError, OptimizerError, TargetError, VIError
 from vi_core.families import MAX_COMPONENTS, Family, family_ids, get_family
@@ -37,23 +52,31 @@ from vi_core.target import Target
 from vi_core.targets import get_target, target_ids
 
 __all__ = [
+    "DEFAULT_DRAWS",
+    "DEFAULT_IW_K",
+    "DEFAULT_IW_N",
+    "KHAT_CAVEAT",
     "MAX_COMPONENTS",
     "OPTIMIZERS",
+    "Diagnostics",
     "ElboResult",
     "EntropyResult",
     "Family",
     "FamilyError",
     "FitResult",
+    "IwElboResult",
     "Objective",
     "OptState",
     "Optimizer",
     "OptimizerError",
+    "PsisResult",
     "Step",
     "Target",
     "TargetError",
     "VIError",
     "__version__",
     "compute_log_z",
+    "diagnose",
     "elbo",
     "elbo_mc",
     "entropy",
@@ -62,9 +85,14 @@ __all__ = [
     "get_family",
     "get_optimizer",
     "get_target",
+    "gpd_fit",
     "initial_params",
+    "iw_elbo",
+    "khat_reading",
+    "khat_threshold",
     "optimize",
     "optimizer_ids",
+    "psis_khat",
     "random_params",
     "target_from_source",
     "target_ids",

@@ -68,7 +68,8 @@ def test_no_import_cycles() -> None:
 def test_layers_point_one_way() -> None:
     """The documented order: a module imports only modules before it."""
     order = ["_numeric", "errors", "target", "log_z", "targets", "custom_target", "families",
-             "elbo", "optimize", "starts", "fit", "__init__", "protocol", "cli", "__main__"]
+             "diagnostics", "elbo", "optimize", "starts", "fit", "__init__", "protocol", "cli",
+             "__main__"]
     graph = _imports()
     assert set(graph) == set(order), set(graph) ^ set(order)
     for module, deps in graph.items():
@@ -80,6 +81,7 @@ def test_public_api() -> None:
     for name in ("get_target", "target_ids", "target_from_source", "Target", "get_family",
                  "family_ids", "Family", "elbo", "elbo_mc", "entropy", "optimize", "fit",
                  "FitResult", "initial_params", "random_params", "get_optimizer", "VIError",
+                 "psis_khat", "iw_elbo", "diagnose",
                  "TargetError", "FamilyError", "OptimizerError", "__version__"):
         assert hasattr(vi, name), name
     assert set(vi.__all__) <= set(dir(vi))

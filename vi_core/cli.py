@@ -1,12 +1,19 @@
-"""Command line: ``python -m vi_core {targets,families,fit} ...``.
+"""Command line: ``python -m vi_core {targets,families,fit,sample} ...``.
 
     python -m vi_core targets [--json]
     python -m vi_core families [--json]
     python -m vi_core fit (--target ID | --target-file PATH) --family ID [--optimizer ID]
-                          [--json]
+                          [--seed S] [--json]
+    python -m vi_core sample (--target ID | --target-file PATH) --family ID
+                             --theta-json '[...]' [--n N] [--seed S] [--json]
 
-``fit --json`` prints one JSON object (``FitResult.to_dict()``); without ``--json`` a table.
-Bad input exits with status 2 and a one-line message on stderr, never a traceback.
+``fit --json`` prints one JSON object: ``FitResult.to_dict()`` and the diagnostics of the fitted
+q (``vi_core.diagnostics.Diagnostics.to_dict()``: khat, ess, khat_draws, iw_elbo {value, se, k,
+n}, khat_reading, seed; seeded by ``--seed``, the fit itself being deterministic); without
+``--json`` a table and the reading of k̂. ``sample --json`` prints ``{"points": [[x, y], ...],
+"log_q": [...]}``: n draws from q at ``theta`` (what ``fit --json`` returns as ``theta``) and
+log q at each. Bad input exits with status 2 and a one-line message on stderr, never a
+traceback.
 """
 
 from __future__ import annotations
@@ -18,7 +25,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+import numpy as np
+
 from vi_core.custom_target import target_from_source
+from vi_core.diagnostics import KHAT_CAVEAT, check_seed, diagnose
 from vi_core.errors import VIError
 from vi_core.families import MAX_COMPONENTS, family_ids, get_family
 from vi_core.fit import fit
@@ -26,6 +36,8 @@ from vi_core.optimize import OPTIMIZERS
 from vi_core.targets import get_target, target_ids
 
 EXIT_USAGE = 2
+#: The most points ``sample`` draws in one call (about 5 MB of JSON).
+MAX_SAMPLE_POINTS = 100_000
 
 
 class _Parser(argparse.ArgumentParser):
@@ -115,8 +127,10 @@ def _cmd_fit(args: argparse.Namespace) -> None:
         _fail(f"unknown optimizer {args.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
     family = get_family(args.family)
     target = _load_target(args)
+    seed = check_seed(args.seed)
     result = fit(target, family, args.optimizer)
-    out = result.to_dict()
+    diag = diagnose(target, family, result.theta, seed=seed)
+    out = {**result.to_dict(), **diag.to_dict()}
     if args.json:
         _print_json(out)
         return
@@ -124,7 +138,14 @@ def _cmd_fit(args: argparse.Namespace) -> None:
         "target", "family", "optimizer", "elbo", "expected_log_density", "entropy", "log_z",
         "kl", "elbo_error", "log_z_error", "iterations", "n_evals", "seconds", "converged",
         "grad_norm", "message")]
+    iw = diag.iw
+    rows += [["khat", _fmt(diag.khat)],
+             ["ess", f"{diag.ess:.1f} of {diag.n} draws (seed {seed})"],
+             ["iw_elbo", f"{_fmt(iw.value)} ± {iw.se:.2g} (K = {iw.k}, {iw.n} groups)"],
+             ["log_z - iw_elbo", _fmt(result.log_z - iw.value)]]
     print(_table(rows, ["quantity", "value"]))
+    print(f"\nreading: {diag.reading}")
+    print(f"limit: {KHAT_CAVEAT}")
     p = out["params"]
     print()
     print(_table([[str(i), f"{w:.6f}", f"({m[0]:.6f}, {m[1]:.6f})", f"({s[0]:.6f}, {s[1]:.6f})",
@@ -132,6 +153,43 @@ def _cmd_fit(args: argparse.Namespace) -> None:
                   for i, (w, m, s, r) in enumerate(zip(p["weights"], p["means"], p["scales"],
                                                        p["correlations"], strict=True))],
                  ["k", "weight", "mean", "scales", "rho"]))
+
+
+def _parse_theta(text: str, family: Any) -> list[float]:
+    """``--theta-json``: a JSON list of the family's n_params finite numbers."""
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        _fail(f"--theta-json is not valid JSON: {exc}")
+    if not isinstance(raw, list) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in raw):
+        _fail(f"--theta-json must be a JSON list of numbers (the 'theta' of fit --json), "
+              f"got {text.strip()[:60]!r}")
+    if len(raw) != family.n_params:
+        _fail(f"--theta-json: {family.id} takes {family.n_params} numbers, got {len(raw)}")
+    if not all(math.isfinite(v) for v in raw):
+        _fail("--theta-json: numbers must be finite (no NaN or Infinity)")
+    return [float(v) for v in raw]
+
+
+def _cmd_sample(args: argparse.Namespace) -> None:
+    if not 1 <= args.n <= MAX_SAMPLE_POINTS:
+        _fail(f"--n must be between 1 and {MAX_SAMPLE_POINTS}, got {args.n}")
+    seed = check_seed(args.seed)
+    family = get_family(args.family)
+    theta = _parse_theta(args.theta_json, family)
+    _load_target(args)  # an unknown or broken target is an error, as in `fit`
+    with np.errstate(all="ignore"):  # absurd scales overflow: said below, in one line
+        points = family.sample(theta, args.n, np.random.default_rng(seed))
+        log_q = family.log_density(theta, points[:, 0], points[:, 1])
+    if not (np.all(np.isfinite(points)) and np.all(np.isfinite(log_q))):
+        _fail(f"theta gives {family.id} non-finite draws or log q (are the scales absurd?)")
+    if args.json:
+        _print_json({"points": points.tolist(), "log_q": log_q.tolist()})
+        return
+    print(_table([[f"{x:.6f}", f"{y:.6f}", f"{lq:.6f}"]
+                  for (x, y), lq in zip(points.tolist(), log_q.tolist(), strict=True)],
+                 ["x", "y", "log_q"]))
 
 
 def _fmt(v: Any) -> str:
@@ -158,17 +216,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--family", required=True, help="family id (see `families`)")
     p.add_argument("--optimizer", default="lbfgs",
                    help="gradient-ascent, adam or lbfgs (default)")
-    # Accepted so that command lines written for vi_core 0.1 still run; every optimizer is
-    # deterministic, so there is nothing to seed and the value is ignored.
-    p.add_argument("--seed", help=argparse.SUPPRESS)
+    # Every optimizer is deterministic: the seed is only for the diagnostics' draws from q.
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the draws from the fitted q for k-hat, ESS and the IW-ELBO "
+                        "(default 0)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_fit)
+    p = sub.add_parser("sample", help="draw points from q at given parameters")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--target", help="built-in target id (see `targets`)")
+    src.add_argument("--target-file", help="Python file defining log_density(x, y)")
+    p.add_argument("--family", required=True, help="family id (see `families`)")
+    p.add_argument("--theta-json", required=True, metavar="JSON",
+                   help="q's unconstrained parameters as a JSON list: the 'theta' of fit --json")
+    p.add_argument("--n", type=int, default=1000,
+                   help=f"number of points, 1..{MAX_SAMPLE_POINTS} (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--json", action="store_true",
+                   help='print {"points": [[x, y], ...], "log_q": [...]}')
+    p.set_defaults(func=_cmd_sample)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0, or 2 on bad input)."""
     args = build_parser().parse_args(argv)
+    if hasattr(sys.stdout, "reconfigure"):  # k̂, ±: never a UnicodeEncodeError on a narrow console
+        sys.stdout.reconfigure(errors="replace")
     try:
         args.func(args)
     except VIError as exc:

@@ -42,8 +42,8 @@ from vi_core.families import Family
 from vi_core.target import Density
 
 __all__ = ["DEFAULT_DRAWS", "DEFAULT_IW_K", "DEFAULT_IW_N", "KHAT_CAVEAT", "MAX_DRAWS",
-           "Diagnostics", "IwElboResult", "PsisResult", "diagnose", "gpd_fit", "iw_elbo",
-           "khat_reading", "khat_threshold", "log_weights", "psis_khat"]
+           "Diagnostics", "IwElboResult", "PsisResult", "check_seed", "diagnose", "gpd_fit",
+           "iw_elbo", "khat_reading", "khat_threshold", "log_weights", "psis_khat"]
 
 #: Draws from q for k̂ and ESS, and the IW-ELBO's K and number of groups, unless told otherwise
 #: (the CLI's ``fit`` and the page use these; ~6000 evaluations of p~ and q in all).
@@ -215,6 +215,19 @@ def log_weights(target: Density, family: Family, theta: Any, n: int,
     return pts, lw, log_q
 
 
+def check_seed(seed: Any) -> int:
+    """A seed for ``numpy.random.default_rng``: a whole number >= 0, else VIError."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer | float | str):
+        raise VIError(f"the seed must be a whole number >= 0, got {seed!r}")
+    try:
+        value = int(seed)
+    except (TypeError, ValueError):
+        raise VIError(f"the seed must be a whole number >= 0, got {seed!r}") from None
+    if value < 0 or (isinstance(seed, float) and value != seed):
+        raise VIError(f"the seed must be a whole number >= 0, got {seed!r}")
+    return value
+
+
 def _check_draws(n: Any, what: str, low: int = 1) -> int:
     try:
         n_int = int(n)
@@ -273,7 +286,14 @@ class Diagnostics:
     n: int
     iw: IwElboResult
     reading: str
+    seed: int
     caveat: str = KHAT_CAVEAT
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``fit --json`` adds: {khat, ess, khat_draws, iw_elbo: {value, se, k, n},
+        khat_reading, seed} (floats may be inf or NaN: JSON writers turn them into null)."""
+        return {"khat": self.khat, "ess": self.ess, "khat_draws": self.n,
+                "iw_elbo": self.iw.to_dict(), "khat_reading": self.reading, "seed": self.seed}
 
 
 def diagnose(target: Density, family: Family, theta: Any, *, seed: int = 0,
@@ -283,10 +303,11 @@ def diagnose(target: Density, family: Family, theta: Any, *, seed: int = 0,
     all from ``numpy.random.default_rng(seed)``: the same seed gives the same numbers."""
     theta = family.check_theta(theta)
     n = _check_draws(n, "draws", low=2)
-    rng = np.random.default_rng(int(seed))
+    seed = check_seed(seed)
+    rng = np.random.default_rng(seed)
     _, lw, _ = log_weights(target, family, theta, n, rng)
     if np.any(np.isnan(lw)):
         raise VIError("the target's log density is NaN at a draw from q")
     psis = psis_khat(lw)
     iw = iw_elbo(target, family, theta, iw_k, iw_n, rng)
-    return Diagnostics(psis.khat, psis.ess, n, iw, khat_reading(psis.khat))
+    return Diagnostics(psis.khat, psis.ess, n, iw, khat_reading(psis.khat), seed)

@@ -1,6 +1,8 @@
 // Embedding in an article: ?embed=1 picks a compact layout, ?controls=a,b,c which optional
-// parts show (on any page); inside an iframe the page reports its height to the host with
-// postMessage({type: "vi-demo:resize", height}).
+// parts show, ?theme=light|dark the colours (on any page). Inside an iframe the page tells its
+// host two things, and nothing else: its height, postMessage({type: "vi-demo:resize", height}),
+// whenever it changes, and once that it is ready, postMessage({type: "vi-demo:ready"}). It
+// listens to no message from the host.
 
 export const EMBED_CONTROLS = ["target", "family", "trace"];
 export const ALL_CONTROLS = ["target", "family", "optimizer", "trace", "samples", "editor", "custom", "about"];
@@ -86,4 +88,22 @@ export function reportHeight() {
   };
   new ResizeObserver(send).observe(app);
   send();
+}
+
+/** Tell the host page once that the page is ready (Python up, the first view computed). */
+export function reportReady() {
+  const root = document.documentElement;
+  const seen = new MutationObserver(() => {
+    if (root.dataset.viStatus !== "ready") return;
+    seen.disconnect();
+    window.parent.postMessage({ type: "vi-demo:ready" }, "*");
+  });
+  seen.observe(root, { attributes: true, attributeFilter: ["data-vi-status"] });
+}
+
+/** The colours the link asks for ("light" | "dark"), or the system's (null). Before the first
+ * paint: style.css follows prefers-color-scheme unless html[data-theme] says otherwise. */
+export function applyTheme(theme) {
+  if (theme) document.documentElement.dataset.theme = theme;
+  else delete document.documentElement.dataset.theme;
 }

@@ -14,7 +14,7 @@ const LABELS = { radius: "Scale", sx: "Scale along x", sy: "Scale along y", majo
  * @param {ReturnType<import("./store.js").createStore>} deps.store
  * @param {ReturnType<import("./catalog.js").makeCatalog>} deps.catalog
  * @param {{setNatural: (natural: object) => void}} deps.session
- * @param {{frame: () => import("./plot.js").Frame|null}} deps.plotView
+ * @param {{frame: () => import("./plot.js").Frame|null, holdsStill: (state: object) => boolean}} deps.plotView
  */
 export function createHandles({ store, catalog, session, plotView }) {
   const box = $("handles");
@@ -72,6 +72,8 @@ export function createHandles({ store, catalog, session, plotView }) {
     render(state) {
       const frame = plotView.frame();
       if (!frame) return;
+      // Reduced motion: the handles wait for the end of Optimize with the plot (plot-view.js).
+      if (plotView.holdsStill(state) && box.children.length) return;
       const specs = state.view ? specsOf(state) : [];
       const existing = new Map([...box.children].map((el) => [el.dataset.key, el]));
       const keep = new Set();

@@ -14,8 +14,8 @@
 
 import { createStore, initialState } from "./store.js";
 import { makeCatalog, componentCount, requestK, CUSTOM } from "./catalog.js";
-import { readUrlState, resolveUrlState, writeUrlState } from "./url-state.js";
-import { readEmbedding, applyEmbedding, reportHeight, startWhenNear, unknownControlsNotice } from "./embed.js";
+import { readUrlState, resolveUrlState, writeUrlState, readTheme } from "./url-state.js";
+import { readEmbedding, applyEmbedding, applyTheme, reportHeight, reportReady, startWhenNear, unknownControlsNotice } from "./embed.js";
 import { createPython } from "./python.js";
 import { createRuns } from "./runs.js";
 import { createSession } from "./session.js";
@@ -27,6 +27,9 @@ import { renderReadouts } from "./readouts.js";
 import { renderStatus } from "./status.js";
 import { renderConsent, wireConsent } from "./consent.js";
 
+// The link's theme first of all, before anything is painted (a bad value is reported below).
+applyTheme(readTheme(location.search).theme);
+
 const $ = (id) => document.getElementById(id);
 // The bundle is a classic script (see build.py): find the worker next to it, in assets/.
 const SCRIPT_URL = document.currentScript ? document.currentScript.src : location.href;
@@ -37,7 +40,10 @@ const catalog = makeCatalog(initial.catalog);
 // ---- what the link asks for
 const embedding = readEmbedding(location.search);
 applyEmbedding(embedding);
-if (window.parent !== window) reportHeight();
+if (window.parent !== window) {
+  reportHeight();
+  reportReady();
+}
 const url = resolveUrlState(readUrlState(location.search, catalog.kLimits()), catalog, initial.defaults);
 const noticeText = url.problems.length ? `The link had problems: ${url.problems.join("; ")}.` : unknownControlsNotice(embedding.unknown);
 
@@ -131,6 +137,11 @@ const sizes = new ResizeObserver(resized);
 sizes.observe($("stage"));
 sizes.observe($("elbo-trace").parentElement);
 window.addEventListener("resize", resized);
+// The canvases take their colours from the style sheet, and hold still for reduced motion.
+for (const query of ["(prefers-color-scheme: dark)", "(prefers-reduced-motion: reduce)"]) {
+  window.matchMedia(query).addEventListener("change", resized);
+}
+$("notice-close").addEventListener("click", () => store.setNotice(""));
 
 // Room to spare (a tall window, not an article's iframe): show the explanations at once.
 if (window.innerHeight >= 860 && window.innerWidth >= 1000) { $("about").open = true; $("editor").open = true; }

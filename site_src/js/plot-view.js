@@ -3,19 +3,54 @@
 // Frame (data <-> pixels) for the handles; it never writes state.
 
 import { Frame, renderTarget, drawQ } from "./plot.js";
-import { drawTrace } from "./trace.js";
+import { drawTrace, TRACE_LIGHT } from "./trace.js";
 import { targetEntry } from "./catalog.js";
 
 const $ = (id) => document.getElementById(id);
 
+/** The seed article's iframe: 100% wide, this tall, and no script to resize it. An embed lays
+ * itself out to fit it at every width (style.css has the layouts). */
+export const EMBED_HEIGHT = 700;
+/** From this width an embed puts the panel beside the plot (style.css' 900 px breakpoint). */
+export const EMBED_SIDE_MIN = 900;
+
 /** The plot may be as wide as its column, but no taller than this. In an iframe the height must
  * not follow the window's: the host resizes the iframe to our reported height, and a plot that
- * grew with it would never settle. */
+ * grew with it would never settle. An embed's cap depends on its width alone. */
 function maxPlotHeight() {
+  if (document.documentElement.dataset.embed === "1") return embedPlotHeight();
   const stacked = window.matchMedia("(max-width: 760px)").matches;
-  // Embedded and stacked, the panel sits under the plot: leave it room in a 700 px frame.
-  if (document.documentElement.dataset.embed === "1") return stacked ? 260 : 520;
   return Math.max(180, stacked ? 0.6 * window.innerHeight : window.innerHeight - 110);
+}
+
+/** An embed's plot is as tall as EMBED_HEIGHT leaves it: everything but the plot is measured
+ * (its height depends on the width only: messages lie over the plot, see style.css), the rest
+ * is the plot's. */
+function embedPlotHeight() {
+  const app = document.querySelector(".app");
+  const side = window.matchMedia(`(min-width: ${EMBED_SIDE_MIN}px)`).matches;
+  const plotBox = side ? document.querySelector(".layout") : $("plot");
+  const rest = app.getBoundingClientRect().height - plotBox.getBoundingClientRect().height;
+  return Math.max(160, Math.floor(EMBED_HEIGHT - rest - 2));
+}
+
+/** The canvases' colours, from the style sheet's custom properties (light or dark theme). */
+export const LIGHT_PALETTE = { plotEmpty: "#f1f1f1", ...TRACE_LIGHT };
+function readPalette() {
+  const style = getComputedStyle(document.documentElement);
+  const out = {};
+  for (const [key, fallback] of Object.entries(LIGHT_PALETTE)) {
+    const name = "--" + key.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+    out[key] = style.getPropertyValue(name).trim() || fallback;
+  }
+  return out;
+}
+
+/** With prefers-reduced-motion, a running Optimize is not animated: the plot, its handles and
+ * the trace keep the view from before the run until it ends, then show its end state. */
+export function holdsStill(state) {
+  return state.run !== null && state.run.kind === "optimize"
+    && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
 }
 
 /** The extent on show: the grid's once loaded, else the target's entry, else the default's. */
@@ -45,6 +80,7 @@ export function createPlotView(catalog, fallbackTarget) {
       plotMaxHeight: maxPlotHeight(),
       traceWidth: trace.parentElement.clientWidth,
       traceHeight: trace.clientHeight || 120,
+      palette: readPalette(),
     };
   };
 
@@ -71,7 +107,7 @@ export function createPlotView(catalog, fallbackTarget) {
     const trace = $("elbo-trace");
     const tw = room.traceWidth;
     const th = room.traceHeight;
-    if (trace.width !== Math.round(tw * ratio)) {
+    if (trace.width !== Math.round(tw * ratio) || trace.height !== Math.round(th * ratio)) {
       trace.width = Math.round(tw * ratio);
       trace.height = Math.round(th * ratio);
       trace.style.width = tw + "px";
@@ -94,7 +130,7 @@ export function createPlotView(catalog, fallbackTarget) {
       ctx.drawImage(targetLayer, 0, 0, frame.width, frame.height);
     } else {
       targetLayer = null;
-      ctx.fillStyle = "#f1f1f1";
+      ctx.fillStyle = room.palette.plotEmpty;
       ctx.fillRect(0, 0, frame.width, frame.height);
     }
     if (state.view) drawQ(ctx, frame, state.view, { samples, selected: state.selected });
@@ -108,18 +144,21 @@ export function createPlotView(catalog, fallbackTarget) {
   function drawTraceCanvas(state, ratio) {
     const canvas = $("elbo-trace");
     const logZ = state.view ? state.view.readouts.log_z : null;
-    const inputs = { width: canvas.width, height: canvas.height, trace: state.trace, logZ, mode: state.traceMode, ghosts: state.ghosts };
+    const inputs = { width: canvas.width, height: canvas.height, trace: state.trace, logZ, mode: state.traceMode, ghosts: state.ghosts, palette: room.palette };
     if (Object.keys(inputs).every((key) => drawn.trace && drawn.trace[key] === inputs[key])) return;
     drawn.trace = inputs;
     const ctx = canvas.getContext("2d");
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    drawTrace(ctx, canvas.width / ratio, canvas.height / ratio, state.trace, logZ, { mode: state.traceMode, ghosts: state.ghosts });
+    drawTrace(ctx, canvas.width / ratio, canvas.height / ratio, state.trace, logZ, { mode: state.traceMode, ghosts: state.ghosts, palette: room.palette });
   }
 
   return {
     /** Lay out and draw both canvases for this state. */
     render(state) {
+      const resizedNow = room === null;
       layout(state);
+      // Reduced motion: keep what is drawn while Optimize runs (unless the size changed).
+      if (holdsStill(state) && drawn.plot && !resizedNow) return;
       const ratio = window.devicePixelRatio || 1;
       drawPlot(state, ratio);
       drawTraceCanvas(state, ratio);
@@ -128,6 +167,8 @@ export function createPlotView(catalog, fallbackTarget) {
     resized() {
       room = null;
     },
+    /** Does the view on show stay as it is for now (reduced motion, see holdsStill)? */
+    holdsStill,
     /** The plot's Frame (data <-> pixels), null before the first render. */
     frame: () => frame,
   };

@@ -37,6 +37,7 @@ export function renderStatus(state) {
   notice.textContent = state.notice.text;
   notice.dataset.kind = state.notice.kind;
   notice.hidden = !state.notice.text;
+  $("notice-box").hidden = notice.hidden;
 
   if (state.versions) $("python-version").textContent = versionsText(state.versions);
 }

@@ -6,7 +6,10 @@ import { ticks } from "d3-array";
 import { COLORS } from "./plot.js";
 
 const PAD = { left: 46, right: 10, top: 10, bottom: 22 };
-const GHOST = "rgba(95, 99, 104, 0.55)";
+
+/** The trace's colours on a light page; a dark page passes its own (plot-view.js reads them
+ * from the style sheet). q's line keeps q's orange in both. */
+export const TRACE_LIGHT = { traceText: "#555", traceGrid: "#e3e3e3", traceBound: "#0b5394", traceGhost: "rgba(95, 99, 104, 0.55)" };
 
 /** The value axis' ticks: about four round values in the ELBO view; in the gap view (log10 of
  * the gap) whole powers of ten only. */
@@ -53,9 +56,11 @@ export function traceDomain(points, logZ, mode) {
 /**
  * Draw into a canvas of css size w x h.
  * trace: [[iteration, elbo], ...]; logZ: the bound; options.mode: "elbo" | "gap";
- * options.ghosts: [{label, trace}] of earlier runs.
+ * options.ghosts: [{label, trace}] of earlier runs; options.palette: colours (TRACE_LIGHT's keys).
  */
-export function drawTrace(ctx, w, h, trace, logZ, { mode = "elbo", ghosts = [] } = {}) {
+export function drawTrace(ctx, w, h, trace, logZ, { mode = "elbo", ghosts = [], palette = TRACE_LIGHT } = {}) {
+  const colors = { ...TRACE_LIGHT, ...palette };
+  const ghostColor = colors.traceGhost;
   ctx.clearRect(0, 0, w, h);
   if (mode === "gap" && !Number.isFinite(logZ)) mode = "elbo";
   const main = series(trace, logZ, mode);
@@ -65,8 +70,8 @@ export function drawTrace(ctx, w, h, trace, logZ, { mode = "elbo", ghosts = [] }
   const Y = (v) => PAD.top + ((hi - v) / (hi - lo)) * (h - PAD.top - PAD.bottom);
 
   ctx.font = "11px system-ui, sans-serif";
-  ctx.fillStyle = "#555";
-  ctx.strokeStyle = "#e3e3e3";
+  ctx.fillStyle = colors.traceText;
+  ctx.strokeStyle = colors.traceGrid;
   ctx.lineWidth = 1;
   ctx.textAlign = "right";
   ctx.textBaseline = "middle";
@@ -87,14 +92,14 @@ export function drawTrace(ctx, w, h, trace, logZ, { mode = "elbo", ghosts = [] }
   if (mode === "elbo" && Number.isFinite(logZ)) {
     ctx.save();
     ctx.setLineDash([5, 4]);
-    ctx.strokeStyle = "#0b5394";
+    ctx.strokeStyle = colors.traceBound;
     ctx.lineWidth = 1.5;
     ctx.beginPath();
     ctx.moveTo(PAD.left, Y(logZ));
     ctx.lineTo(w - PAD.right, Y(logZ));
     ctx.stroke();
     ctx.restore();
-    ctx.fillStyle = "#0b5394";
+    ctx.fillStyle = colors.traceBound;
     ctx.textAlign = "left";
     ctx.textBaseline = "bottom";
     ctx.fillText("log Z", PAD.left + 4, Y(logZ) - 2);
@@ -111,9 +116,9 @@ export function drawTrace(ctx, w, h, trace, logZ, { mode = "elbo", ghosts = [] }
   ctx.textBaseline = "bottom";
   for (const ghost of others) {
     if (ghost.points.length < 2) continue;
-    line(ghost.points, GHOST, 1.5);
+    line(ghost.points, ghostColor, 1.5);
     const [li, lv] = ghost.points[ghost.points.length - 1];
-    ctx.fillStyle = GHOST;
+    ctx.fillStyle = ghostColor;
     ctx.fillText(ghost.label, Math.max(PAD.left + 60, X(li)), Y(lv) - 2);
   }
   if (main.length) {

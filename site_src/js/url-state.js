@@ -1,4 +1,5 @@
-// The page's state in the URL: ?target=&family=&optimizer=&k= and q's natural parameters.
+// The page's state in the URL: ?target=&family=&optimizer=&k= and q's natural parameters, and
+// the look: ?theme=light|dark (without it the page follows the system's preference).
 //
 // q is written per component, components separated by ";":
 //   mean=x,y;x,y   scale=sx,sy;sx,sy   corr=r;r   weight=w;w
@@ -9,11 +10,21 @@ import { CUSTOM, kInRange } from "./catalog.js";
 
 const Q_KEYS = ["mean", "scale", "corr", "weight"];
 const ECHO_CHARS = 32; // a notice quotes at most this much of a bad value
+export const THEMES = ["light", "dark"];
 
 /** A bad value as a notice quotes it: in quotes, cut short (with "…") if long. */
 export function echo(value) {
   const text = String(value);
   return `"${text.length > ECHO_CHARS ? text.slice(0, ECHO_CHARS - 1) + "…" : text}"`;
+}
+
+/** ?theme=: {theme: "light"|"dark"|null (follow the system), problem: string|null}. Pure. */
+export function readTheme(search) {
+  const params = new URLSearchParams(search);
+  if (!params.has("theme")) return { theme: null, problem: null };
+  const theme = params.get("theme");
+  if (THEMES.includes(theme)) return { theme, problem: null };
+  return { theme: null, problem: `unknown theme ${echo(theme)}, following the system's (${THEMES.join(" or ")})` };
 }
 
 function parseNumbers(text, perComponent) {
@@ -26,7 +37,7 @@ function parseNumbers(text, perComponent) {
  * Read the state from a query string.
  * @param {string} search
  * @param {{min: number, max: number}|null} kLimits  K's limits (the catalog's k_range)
- * @returns {{target, family, optimizer, k, natural, source, problems: string[]}}
+ * @returns {{target, family, optimizer, k, natural, source, theme, problems: string[]}}
  */
 export function readUrlState(search, kLimits) {
   const params = new URLSearchParams(search);
@@ -38,8 +49,12 @@ export function readUrlState(search, kLimits) {
     k: null,
     natural: null,
     source: params.get("source"),
+    theme: null,
     problems,
   };
+  const look = readTheme(search);
+  state.theme = look.theme;
+  if (look.problem) problems.push(look.problem);
   if (params.has("k")) {
     const k = Number(params.get("k"));
     if (kInRange(kLimits, k)) state.k = k;
@@ -75,11 +90,11 @@ export function readUrlState(search, kLimits) {
  * @param {ReturnType<typeof readUrlState>} url
  * @param {ReturnType<import("./catalog.js").makeCatalog>} catalog
  * @param {{target: string, family: string, optimizer: string}} start
- * @returns {{target, family, k, optimizer, source, natural, problems: string[]}}
+ * @returns {{target, family, k, optimizer, source, natural, theme, problems: string[]}}
  */
 export function resolveUrlState(url, catalog, start) {
   const out = { target: start.target, family: start.family, k: null, optimizer: start.optimizer,
-    source: null, natural: url.natural, problems: [...url.problems] };
+    source: null, natural: url.natural, theme: url.theme ?? null, problems: [...url.problems] };
   if (url.target === CUSTOM) {
     if (url.source) { out.target = CUSTOM; out.source = url.source; }
     else out.problems.push(`target=custom needs its source in the link, showing ${catalog.target(out.target).name}`);

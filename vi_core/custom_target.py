@@ -36,8 +36,26 @@ _PROBE_GRID = 81
 _N_GRAD_PROBES = 12
 _COMPLEX_STEP = 1e-20
 _CD_STEP = 1e-4  # central-difference step, as a fraction of the extent's width
+# The plot keeps x and y at one scale, so an extent much wider than high (or higher than wide)
+# would be drawn as a sliver: a custom extent's sides may differ by at most this factor.
+MAX_EXTENT_ASPECT = 5.0
 
 Array = np.ndarray
+
+
+def _drawable(extent: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """The extent, if the page can draw it: width/height within 1/MAX_EXTENT_ASPECT ..
+    MAX_EXTENT_ASPECT (x and y share one scale on the plot), both sides finite. Else TargetError."""
+    width, height = extent[1] - extent[0], extent[3] - extent[2]
+    if not (math.isfinite(width) and math.isfinite(height)):
+        raise TargetError(f"extent is too large to draw: width {width:.4g}, height {height:.4g}")
+    if max(width / height, height / width) > MAX_EXTENT_ASPECT:
+        raise TargetError(
+            f"extent is {width:.4g} wide and {height:.4g} high; the plot keeps x and y at one "
+            f"scale, so the sides may differ by at most {MAX_EXTENT_ASPECT:g}x: widen the "
+            "shorter side"
+        )
+    return extent
 
 
 def _one_line(text: object) -> str:
@@ -228,7 +246,7 @@ def target_from_source(source: str, target_id: str = "custom", name: str = "Cust
         raise TargetError(
             f"log_density must be a function log_density(x, y), got {type(fn).__name__}"
         )
-    extent = check_extent(namespace.get("extent", DEFAULT_EXTENT))
+    extent = _drawable(check_extent(namespace.get("extent", DEFAULT_EXTENT)))
     user = _UserDensity(fn)
     gx = np.linspace(extent[0], extent[1], _PROBE_GRID)
     gy = np.linspace(extent[2], extent[3], _PROBE_GRID)

@@ -37,13 +37,7 @@ export function createControls({ store, catalog, session, runs }) {
     setOptions($("family-select"), catalog.families);
     setOptions($("optimizer-select"), catalog.optimizers);
 
-    $("target-select").addEventListener("change", (e) => guarded(async () => {
-      runs.cancel();
-      store.chooseTarget(e.target.value);
-      store.setNotice("");
-      await session.loadTarget();
-      await session.startOver();
-    }));
+    $("target-select").addEventListener("change", (e) => guarded(() => session.chooseTarget(e.target.value)));
     $("family-select").addEventListener("change", (e) => guarded(async () => {
       runs.cancel();
       store.chooseFamily(e.target.value);
@@ -59,16 +53,7 @@ export function createControls({ store, catalog, session, runs }) {
       runs.discardPaused();
       store.chooseOptimizer(e.target.value);
     });
-    $("custom-apply").addEventListener("click", () => guarded(async () => {
-      store.setNotice("");
-      try {
-        await session.useCustomTarget($("custom-source").value);
-        const t = store.state.customTarget;
-        store.setNotice(`Custom target ready: log Z = ${t.log_z.toFixed(4)} (± ${t.log_z_error.toExponential(0)}).`, "info");
-      } catch (err) {
-        if (err.name !== "Restarted") store.setNotice(`Your target was not accepted: ${err.message}`, "error");
-      }
-    }));
+    $("custom-apply").addEventListener("click", () => guarded(() => session.applyTypedSource($("custom-source").value)));
     $("optimize-button").addEventListener("click", () => guarded(runs.optimize));
     $("step-button").addEventListener("click", () => guarded(runs.step));
     $("reset-button").addEventListener("click", () => guarded(async () => {

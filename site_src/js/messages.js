@@ -1,6 +1,10 @@
 // The page <-> worker protocol: ONE definition, imported by both sides (worker-client.js in
 // the page, worker.js in the worker; esbuild bundles it into each).
 //
+// The boot message goes through the worker's own channel and brings a MessagePort; every other
+// message, both ways, goes through that private port (see worker.js: code in a custom target
+// can post on the worker's own channel, and the page does not listen there).
+//
 // Every message is a plain object dispatched on `type`. Requests carry an `id`; the worker
 // answers each with exactly one `result` or `error` of the same id (a run also sends `frame`s
 // before its answer). Calls are served in order; an unknown type gets an `error` reply.
@@ -13,6 +17,7 @@ export const TO_WORKER = Object.freeze({
   RUN: "run",
   STOP: "stop",
   FILE: "file",
+  PING: "ping",
 });
 
 /** Message types the worker sends. */
@@ -25,7 +30,14 @@ export const FROM_WORKER = Object.freeze({
   FATAL: "fatal",
   PACKAGES: "packages",
   NEED_FILE: "need-file",
+  PONG: "pong",
+  MEMORY: "memory",
 });
+
+/** Python's memory (the wasm heap) may grow to this much; beyond it the worker stops and the
+ * page replaces it. vi_core's own work stays far below (tens of MB); a custom target that
+ * hoards memory does not take the visitor's machine with it. */
+export const MEMORY_LIMIT_BYTES = 1024 * 1024 * 1024;
 
 /**
  * Where the runtime comes from (chosen by build.py, sent in the boot message).
@@ -76,8 +88,9 @@ export const FROM_WORKER = Object.freeze({
 
 /**
  * Messages the page sends.
- * @typedef {{type: "boot", runtime: Runtime, files?: Object<string, ArrayBuffer>}} BootMessage
- *   first message; `files` for standalone.html (every runtime file as a buffer)
+ * @typedef {{type: "boot", runtime: Runtime, port: MessagePort, files?: Object<string, ArrayBuffer>}} BootMessage
+ *   first message, on the worker's own channel; `port`: the private channel for all the rest;
+ *   `files` for standalone.html (the files Python starts with, as buffers)
  * @typedef {{type: "call", id: number, method: string, params: object}} CallMessage
  *   one vi_core.protocol method (see its docstring)
  * @typedef {{type: "run", id: number, params: RunParams}} RunMessage
@@ -86,7 +99,9 @@ export const FROM_WORKER = Object.freeze({
  *   pause run `id` after its current frame (it stays open in Python)
  * @typedef {{type: "file", name: string, buffer: ArrayBuffer|null}} FileMessage
  *   standalone.html: the file the worker asked for (need-file), or null if the page has none
- * @typedef {BootMessage | CallMessage | RunMessage | StopMessage | FileMessage} ToWorker
+ * @typedef {{type: "ping", n: number}} PingMessage
+ *   are you there? (sent while no work is outstanding; answered at once with a pong)
+ * @typedef {BootMessage | CallMessage | RunMessage | StopMessage | FileMessage | PingMessage} ToWorker
  */
 
 /**
@@ -104,8 +119,12 @@ export const FROM_WORKER = Object.freeze({
  *   openblas"; repeated while they load), or have loaded (label null, the new versions)
  * @typedef {{type: "need-file", name: string}} NeedFileMessage
  *   standalone.html: Python asks for a file the page did not send at boot (scipy, say)
+ * @typedef {{type: "pong", n: number}} PongMessage  the answer to ping n
+ * @typedef {{type: "memory", bytes: number, limit: number}} MemoryMessage
+ *   Python's memory grew past the limit: the worker has stopped serving (the call that did it
+ *   gets no answer) and waits to be replaced
  * @typedef {ProgressMessage | ReadyMessage | ResultMessage | ErrorMessage | FrameMessage | FatalMessage
- *   | PackagesMessage | NeedFileMessage} FromWorker
+ *   | PackagesMessage | NeedFileMessage | PongMessage | MemoryMessage} FromWorker
  */
 
 /** @typedef {{name: string, message: string}} ErrorObject */

@@ -4,7 +4,22 @@
 
 import { PythonWorker } from "./worker-client.js";
 
-const STALL_NOTICE = "Python has been busy for a while without answering (an endless loop in your target?). Restart it: the view is kept.";
+/** Why Python went silent, as far as the page can tell: `busy` (a call not answered for a
+ * while) or `idle` (no work outstanding, and no answer to "are you there?"). The likely cause
+ * depends on what ran in this worker: only a custom target's code can loop or keep timers. */
+export function silenceNotice(kind, state) {
+  const own = state.workerRan === "link" ? "the code from the link" : "your target's code";
+  if (kind === "busy") {
+    return state.workerRan
+      ? `Python has been busy for a while without answering: ${own} may be in an endless loop. Restart it: the view is kept.`
+      : "Python has been busy for a while without answering (a slow device, or the browser stopped it). Restart it: the view is kept.";
+  }
+  return state.workerRan
+    ? `Python stopped answering while idle: ${own} may still be running in the background (a timer?), or the browser stopped it. Restart it: the view is kept.`
+    : "Python stopped answering while idle: the browser stopped it (out of memory, or a crash). Restart it: the view is kept.";
+}
+
+const megabytes = (bytes) => `${Math.round(bytes / 2 ** 20)} MB`;
 
 /**
  * @param {object} deps
@@ -12,14 +27,21 @@ const STALL_NOTICE = "Python has been busy for a while without answering (an end
  * @param {import("./messages.js").Runtime} deps.runtime  how the worker gets Pyodide
  * @param {string} deps.scriptUrl  the page's script (the worker sits next to it, in assets/)
  * @param {() => Promise<void>} deps.onUp  once Python is up: the page restores its view
+ * @param {string} deps.defaultTarget  what a restart shows in place of a custom target
  */
-export function createPython({ store, runtime, scriptUrl, onUp }) {
+export function createPython({ store, runtime, scriptUrl, onUp, defaultTarget }) {
   let worker = null;
   let loadingNotice = null; // the notice that says packages are loading, while it shows
 
   const callbacks = {
     onProgress: ({ stage, label }) => store.pythonLoading({ stage, label }),
-    onStall: () => store.pythonStalled(STALL_NOTICE),
+    onStall: () => store.pythonStalled(silenceNotice("busy", store.state)),
+    onHeard: () => store.pythonHeard(),
+    onDead: () => store.pythonStalled(silenceNotice("idle", store.state)),
+    onMemory: ({ bytes, limit }) => {
+      const what = store.state.workerRan === "link" ? "The code from the link" : store.state.workerRan ? "Your target's code" : "Python";
+      api.restart(defaultTarget, `${what} took ${megabytes(bytes)} of memory (the limit is ${megabytes(limit)}), so Python was restarted without it`);
+    },
     onPackages: ({ label, versions }) => {
       if (label) {
         loadingNotice = `${label} (your target imports it)…`;
@@ -58,7 +80,7 @@ export function createPython({ store, runtime, scriptUrl, onUp }) {
     return new PythonWorker(new URL("worker.js", scriptUrl), callbacks, runtime || { mode: "vendored" });
   }
 
-  return {
+  const api = {
     start() {
       Promise.resolve(startWorker())
         .then((w) => { worker = w; window.viPython = w; })
@@ -75,10 +97,12 @@ export function createPython({ store, runtime, scriptUrl, onUp }) {
         store.callEnded();
       }
     },
-    /** Replace a stuck worker; the store keeps the view (see pythonRestarting). */
-    async restart(fallbackTarget) {
-      store.pythonRestarting(fallbackTarget);
+    /** Replace the worker (stuck, over its memory, or running code the visitor has left);
+     * the store keeps the view (see pythonRestarting). `why`: what the page will say. */
+    async restart(fallbackTarget, why) {
+      store.pythonRestarting(fallbackTarget, why);
       await worker.restart();
     },
   };
+  return api;
 }

@@ -3,7 +3,7 @@
 // Python comes up (or back after a restart). Each request's answer goes to the store.
 
 import { latestOnly } from "./worker-client.js";
-import { componentCount, requestK, targetEntry } from "./catalog.js";
+import { CUSTOM, componentCount, requestK, targetEntry } from "./catalog.js";
 
 const SAMPLE_SEED = 1; // the same draws for the same q: the Monte Carlo ELBO is reproducible
 
@@ -29,6 +29,19 @@ export function createSession({ store, catalog, initial, python, runs }) {
   const evaluateLatest = latestOnly((params) => python.call("evaluate", params));
   const samplesLatest = latestOnly((params) => python.call("samples", params));
   const qParams = (s = store.state) => ({ target: s.target, family: s.family, k: requestK(catalog, s.family, s.k) });
+  // What to do once a fresh Python is up, instead of restoring the view (a restart that clears
+  // code from a link on the way to something else), or null.
+  let afterRestart = null;
+
+  /** Code from a link has run in this Python: what comes next starts in a fresh one, so that
+   * nothing that code left behind (timers, callbacks, changed modules) lives on. `next` runs
+   * once it is up. Returns whether a restart was needed. */
+  async function leaveLinkCode(next) {
+    if (store.state.workerRan !== "link") return false;
+    afterRestart = next;
+    await python.restart(initial.defaults.target, "A fresh Python replaced the one that ran the link's code (whatever that code left running is gone)");
+    return true;
+  }
 
   /** After q moved: samples follow it, if they are on. */
   function viewChanged() {
@@ -53,7 +66,7 @@ export function createSession({ store, catalog, initial, python, runs }) {
     try {
       const view = await evaluateLatest({ ...qParams(), natural });
       if (view) {
-        store.showView(view);
+        store.qMoved(view);
         viewChanged();
       }
     } catch (err) {
@@ -66,25 +79,73 @@ export function createSession({ store, catalog, initial, python, runs }) {
     store.setTargetGrid(await python.call("target_grid", { target }));
   }
 
-  /** q starts over: from `natural` (a link's), else the Reset q. `fresh`: a new target, family
-   * or K, so earlier runs are no longer kept to compare. */
-  async function resetQ(natural = null, { fresh = false } = {}) {
+  /** q starts over: from `natural` (a link's), else the Reset q (the trace starts a new
+   * segment; earlier runs on the same target stay to compare). */
+  async function resetQ(natural = null) {
     runs.cancel();
     const start = natural ? { natural, theta: null } : resetStart(store.state, catalog, initial);
     const view = await python.call("evaluate", { ...qParams(), ...start });
-    store.resetView(view, { fresh });
+    store.resetView(view);
     viewChanged();
   }
 
-  const startOver = () => resetQ(null, { fresh: true });
+  const startOver = () => resetQ(null);
 
-  /** Send the source to vi_core; on success it becomes the "custom" target everywhere. */
-  async function useCustomTarget(source) {
-    const entry = await python.call("set_custom_target", { source });
+  /** Another target from the list: its grid and Reset q (in a fresh Python if code from a
+   * link ran in this one; its precomputed view paints meanwhile). */
+  async function chooseTarget(target) {
     runs.cancel();
-    store.customTargetAccepted(entry, source);
+    store.chooseTarget(target);
+    store.setNotice("");
+    if (await leaveLinkCode(async () => { await loadTarget(); await startOver(); })) {
+      await paintPrecomputed(null);
+      return;
+    }
     await loadTarget();
     await startOver();
+  }
+
+  /**
+   * Make `source` the custom target, atomically: vi_core accepts it, draws its grid and its
+   * first q, and only then does the page switch to it (a refusal at any step leaves the page,
+   * and vi_core's previous custom target, as they were). Throws the refusal.
+   * @param {string} source
+   * @param {"typed"|"link"} origin  who wrote it: the visitor, or a link (after consent)
+   */
+  async function useCustomTarget(source, origin = "typed") {
+    runs.cancel();
+    const previous = store.state.customTarget ? store.state.customSource : null;
+    store.codeRan(origin);
+    let accepted = false;
+    try {
+      const entry = await python.call("set_custom_target", { source });
+      accepted = true;
+      const params = { ...qParams(), target: CUSTOM };
+      const grid = await python.call("target_grid", { target: CUSTOM });
+      const view = await python.call("evaluate", { ...params, natural: null, theta: null });
+      store.customTargetApplied(entry, source, grid, view);
+      viewChanged();
+      return entry;
+    } catch (err) {
+      if (accepted && previous !== null && err.name !== "Restarted") {
+        try { await python.call("set_custom_target", { source: previous }); } catch { /* the page no longer offers it */ }
+      }
+      throw err;
+    }
+  }
+
+  /** The visitor's own source, from the editor ("Use this target"); says how it went. */
+  async function applyTypedSource(source) {
+    store.setNotice("");
+    const apply = async () => {
+      try {
+        const t = await useCustomTarget(source, "typed");
+        store.setNotice(`Custom target ready: log Z = ${t.log_z.toFixed(4)} (± ${t.log_z_error.toExponential(0)}).`, "info");
+      } catch (err) {
+        if (err.name !== "Restarted") store.setNotice(`Your target was not accepted: ${err.message}`, "error");
+      }
+    };
+    if (!(await leaveLinkCode(apply))) await apply();
   }
 
   /** Before Python is ready, a built-in link paints the build's own numbers: the target's
@@ -103,7 +164,8 @@ export function createSession({ store, catalog, initial, python, runs }) {
     const now = store.state;
     if (now.python !== "loading" || now.target !== s.target || now.family !== s.family || now.k !== s.k) return;
     const usable = (data, target) => data && data.target === target;
-    if (usable(view, s.target) && usable(grid, s.target) && view.family === s.family && !now.view) {
+    const qShown = now.view && now.view.target === s.target;
+    if (usable(view, s.target) && usable(grid, s.target) && view.family === s.family && !qShown) {
       store.firstView(view, grid);
     } else if (usable(grid, s.target) && !(now.targetGrid && now.targetGrid.target === s.target)) {
       store.setTargetGrid(grid);
@@ -114,7 +176,7 @@ export function createSession({ store, catalog, initial, python, runs }) {
    * q, if any), or, refused by vi_core, the page stays as it is and says why. */
   async function useLinkCode(source, natural) {
     try {
-      await useCustomTarget(source);
+      await useCustomTarget(source, "link");
     } catch (err) {
       if (err.name !== "Restarted") store.setNotice(`The link's code was not accepted: ${err.message}`);
       return;
@@ -134,7 +196,12 @@ export function createSession({ store, catalog, initial, python, runs }) {
     try {
       const s = store.state;
       if (!s.targetGrid || s.targetGrid.target !== s.target) await loadTarget();
-      if (restarted) {
+      if (restarted && afterRestart) {
+        const next = afterRestart;
+        afterRestart = null;
+        store.restartDone(false);
+        await next();
+      } else if (restarted) {
         await restoreView();
       } else if (!firstPaint) {
         let natural = urlNatural;
@@ -162,26 +229,31 @@ export function createSession({ store, catalog, initial, python, runs }) {
     store.pythonReady();
   }
 
-  /** After a restart: the same target, family and q (and a paused run keeps its memory). */
+  /** After a restart: the same target, family and q (and a paused run keeps its memory), and
+   * a notice that says why the restart happened and what it could not keep. */
   async function restoreView() {
     const s = store.state;
+    let restored = false;
     if (s.view && s.view.target === s.target && targetEntry(catalog, s.target, s.customTarget)) {
       const view = await python.call("evaluate", { ...qParams(s), theta: s.view.theta });
       store.showView(view);
       viewChanged();
+      restored = true;
     } else {
       await startOver();
     }
-    store.setNotice("Python was restarted; your view is back.", "info");
+    store.restartDone(restored);
   }
 
-  /** Replace a stuck Python; the page keeps its state. A custom target that may be the cause
-   * is dropped (its source stays in the editor). */
+  /** Replace a stuck Python (the visitor pressed Restart); the page keeps its state. A custom
+   * target that may be the cause is not run again (its source stays in the editor). */
   async function restart() {
-    await python.restart(initial.defaults.target);
+    afterRestart = null;
+    await python.restart(initial.defaults.target, "Python was restarted");
   }
 
-  return { setNatural, refreshSamples, loadTarget, resetQ, startOver, useCustomTarget, useLinkCode, pythonUp, restart, paintPrecomputed };
+  return { setNatural, refreshSamples, loadTarget, resetQ, startOver, chooseTarget, useCustomTarget, applyTypedSource, useLinkCode,
+    pythonUp, restart, paintPrecomputed };
 }
 
 /** A precomputed file, or null if it cannot be had (Python paints it later). */

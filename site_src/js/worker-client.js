@@ -28,6 +28,11 @@ async function inlineFile(name) {
 // such as GitHub Pages do not give), so a call that runs away (an endless loop in a custom
 // target) is detected by silence instead, and the worker can be replaced.
 const STALL_MS = 12000;
+// While no work is outstanding the page asks now and then whether the worker is still there
+// (the browser may have stopped it, or a custom target's timer may keep it busy): an answer
+// takes milliseconds, so one missing for DEAD_MS means it is gone or blocked.
+const PING_EVERY_MS = 2000;
+const DEAD_MS = 5000;
 
 export class PythonWorker {
   /** A worker for standalone.html: its script and the whole runtime come from the page itself. */
@@ -39,7 +44,9 @@ export class PythonWorker {
   }
 
   /** runtime: see messages.js (Runtime).
-   * callbacks: onProgress, onReady, onFatal, and onStall (work outstanding, no word for a while). */
+   * callbacks: onProgress, onReady, onFatal, onStall (work outstanding, no word for a while),
+   * onHeard (word again after onStall), onDead (idle, and no answer to a ping), onMemory
+   * (Python's memory passed the limit; the worker waits to be replaced), onPackages. */
   constructor(url, callbacks, runtime = { mode: "vendored" }) {
     this.url = url;
     this.callbacks = callbacks;
@@ -48,6 +55,10 @@ export class PythonWorker {
     this.nextId = 1;
     this.lastHeard = performance.now();
     this.stallReported = false;
+    this.ready = false; // READY heard from this worker
+    this.ping = null; // the ping awaiting its pong: {n, sent}, or null
+    this.lastPing = -Infinity;
+    this.deadReported = false;
     if (url) this.start();
     setInterval(() => this.watch(), 1000);
   }
@@ -70,15 +81,31 @@ export class PythonWorker {
       runtime = { ...runtime, script_url: url.href };
       url = URL.createObjectURL(new Blob([`importScripts(${JSON.stringify(url.href)});`], { type: "text/javascript" }));
     }
-    this.worker = new Worker(url, { name: "vi-python" });
-    this.worker.onmessage = (event) => this.receive(event.data);
-    this.worker.onerror = (event) => {
+    const worker = new Worker(url, { name: "vi-python" });
+    this.worker = worker;
+    this.ready = false;
+    this.ping = null;
+    this.deadReported = false;
+    // The worker's own channel carries only the boot message; anything else posted there (by a
+    // custom target's code, which can reach the worker's globals) is not the runtime's word.
+    worker.onmessage = null;
+    const channel = new MessageChannel();
+    this.port = channel.port1;
+    this.port.onmessage = (event) => {
+      if (this.worker === worker) this.receive(event.data);
+    };
+    worker.onerror = (event) => {
       event.preventDefault();
-      this.callbacks.onFatal({ stage: "worker", error: { name: "WorkerError", message: event.message || "the Python worker could not start" } });
+      // Only until the runtime is up: later, an uncaught error can come from a custom target's
+      // callbacks, and its text is that code's to choose.
+      if (this.worker === worker && !this.ready) {
+        this.callbacks.onFatal({ stage: "worker", error: { name: "WorkerError", message: "the Python worker could not start" } });
+      }
     };
     this.lastHeard = performance.now();
-    if (files) this.post({ type: TO_WORKER.BOOT, runtime: { mode: "inline" }, files }, Object.values(files));
-    else this.post({ type: TO_WORKER.BOOT, runtime });
+    const boot = { type: TO_WORKER.BOOT, runtime: files ? { mode: "inline" } : runtime, port: channel.port2 };
+    if (files) boot.files = files;
+    worker.postMessage(boot, [channel.port2, ...(files ? Object.values(files) : [])]);
   }
 
   /** standalone.html: answer the worker's need-file with the inline file (or null). */
@@ -94,13 +121,14 @@ export class PythonWorker {
 
   /** @param {import("./messages.js").ToWorker} message */
   post(message, transfer) {
-    this.worker.postMessage(message, transfer);
+    this.port.postMessage(message, transfer || []);
   }
 
   /** Throw the worker away (whatever it was doing) and start a fresh one; pending calls fail
    * with an error named "Restarted". */
   async restart() {
     this.worker.terminate();
+    this.port.close();
     const pending = [...this.pending.values()];
     this.pending.clear();
     for (const entry of pending) entry.reject(toError({ name: "Restarted", message: "Python was restarted" }));
@@ -109,20 +137,45 @@ export class PythonWorker {
   }
 
   watch() {
-    const silent = performance.now() - this.lastHeard;
+    const now = performance.now();
+    const silent = now - this.lastHeard;
     if (this.pending.size && silent > STALL_MS && !this.stallReported) {
       this.stallReported = true;
       if (this.callbacks.onStall) this.callbacks.onStall(silent);
+    }
+    // Idle: is it still there?
+    if (!this.ready || this.pending.size || this.deadReported) {
+      this.ping = null;
+      return;
+    }
+    if (this.ping && now - this.ping.sent > DEAD_MS) {
+      this.deadReported = true;
+      if (this.callbacks.onDead) this.callbacks.onDead(now - this.ping.sent);
+    } else if (!this.ping && now - this.lastPing > PING_EVERY_MS) {
+      this.lastPing = now;
+      this.ping = { n: this.nextId++, sent: now };
+      this.post({ type: TO_WORKER.PING, n: this.ping.n });
     }
   }
 
   /** @param {import("./messages.js").FromWorker} msg */
   receive(msg) {
-    const { onProgress, onReady, onFatal, onPackages } = this.callbacks;
+    const { onProgress, onReady, onFatal, onPackages, onHeard, onMemory } = this.callbacks;
     this.lastHeard = performance.now();
-    this.stallReported = false;
+    if (this.stallReported) {
+      this.stallReported = false;
+      if (onHeard) onHeard();
+    }
+    if (msg.type === FROM_WORKER.PONG) {
+      if (this.ping && this.ping.n === msg.n) this.ping = null;
+      return;
+    }
     if (msg.type === FROM_WORKER.PROGRESS) return onProgress(msg);
-    if (msg.type === FROM_WORKER.READY) return onReady(msg.versions);
+    if (msg.type === FROM_WORKER.READY) {
+      this.ready = true;
+      return onReady(msg.versions);
+    }
+    if (msg.type === FROM_WORKER.MEMORY) return onMemory && onMemory(msg);
     if (msg.type === FROM_WORKER.FATAL) return onFatal(msg);
     if (msg.type === FROM_WORKER.PACKAGES) return onPackages && onPackages(msg);
     if (msg.type === FROM_WORKER.NEED_FILE) return this.sendFile(msg.name);

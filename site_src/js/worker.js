@@ -14,8 +14,22 @@
 //             a fetch() shim answers requests under a virtual address from those buffers, or
 //             asks the page for one it did not send (scipy...: need-file); no network at all
 
-import { TO_WORKER, FROM_WORKER, errorObject, toError } from "./messages.js";
+import { TO_WORKER, FROM_WORKER, MEMORY_LIMIT_BYTES, errorObject, toError } from "./messages.js";
 import { checkPacing, frameWork, pauseAfter } from "./pacing.js";
+
+// Taken before any other code runs here. A custom target's code (after the visitor's consent,
+// for code from a link) can reach this worker's globals through Pyodide's `js` module and
+// replace them (JSON, setTimeout, postMessage...); these references stay ours. The page hears
+// this worker only through `port`, a MessageChannel port sent with the boot message and kept
+// in this closure, where no other code can reach it: what such code posts with self.postMessage
+// the page ignores.
+const apply = Reflect.apply;
+const portPost = MessagePort.prototype.postMessage;
+const parse = JSON.parse;
+const stringify = JSON.stringify;
+const later = setTimeout.bind(globalThis);
+const now = performance.now.bind(performance);
+let port = null;
 
 const VIRTUAL_INDEX = "https://standalone.invalid/pyodide/";
 let status = "none"; // none | loading | loaded | failed
@@ -25,15 +39,30 @@ const stopped = new Set(); // ids of runs asked to stop
 const queue = []; // call and run messages waiting their turn
 let draining = false;
 
-const post = (message, transfer) => self.postMessage(message, transfer);
+const post = (message, transfer) => {
+  if (port) apply(portPost, port, [message, transfer || []]);
+};
 
 function call(method, params) {
-  const reply = JSON.parse(handle(JSON.stringify({ method, params: params || {} })));
+  const reply = parse(handle(stringify({ method, params: params || {} })));
   if (!reply.ok) throw toError(reply.error);
   return reply.result;
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const sleep = (ms) => new Promise((resolve) => later(resolve, ms));
+
+let heap = null; // Pyodide's Emscripten module, once it runs (its HEAP8 follows the memory as it grows)
+
+/** Python's memory beyond the limit (code that hoards memory): the worker stops serving and
+ * says so; the page replaces it. Returns whether it is over. */
+function overMemory() {
+  const bytes = heap ? heap.HEAP8.buffer.byteLength : 0;
+  if (bytes <= MEMORY_LIMIT_BYTES) return false;
+  status = "failed";
+  queue.length = 0;
+  post({ type: FROM_WORKER.MEMORY, bytes, limit: MEMORY_LIMIT_BYTES });
+  return true;
+}
 
 /** fetch() takes a string, a URL or a Request. */
 const requestUrl = (input) => (input instanceof Request ? input.url : String(input));
@@ -169,6 +198,7 @@ async function boot(runtime, files) {
       importScripts(indexURL + "pyodide.js");
     }
     pyodide = await self.loadPyodide({ indexURL });
+    heap = pyodide._module;
     stage = "packages";
     post({ type: FROM_WORKER.PROGRESS, stage, label: "Loading numpy" });
     await pyodide.loadPackage(["numpy"], { messageCallback: () => {} });
@@ -209,7 +239,7 @@ async function run(id, params) {
         return { run_id, done: false, converged: false, iteration: last ? last.iteration : 0, trace: [],
           view: last && last.view, state: last && last.state };
       }
-      const t0 = performance.now();
+      const t0 = now();
       const { steps, budget_ms } = frameWork(pacing, frames++, left);
       const frame = { run_id, ...call("advance_run", { run_id, steps, budget_ms }) };
       left -= frame.trace.length;
@@ -219,8 +249,9 @@ async function run(id, params) {
       }
       if (left <= 0) return frame; // a Step: paused after its iterations
       last = frame;
+      if (overMemory()) return new Promise(() => {}); // never answered: the page replaces this worker
       post({ type: FROM_WORKER.FRAME, id, frame });
-      await sleep(pauseAfter(pacing, performance.now() - t0));
+      await sleep(pauseAfter(pacing, now() - t0));
     }
   } catch (err) {
     try { call("finish_run", { run_id, reason: "error" }); } catch { /* already gone */ }
@@ -261,9 +292,9 @@ async function serve(msg) {
     if (status !== "loaded") throw new Error("Python is not ready yet");
     if (msg.type === TO_WORKER.CALL && msg.method === "set_custom_target") await loadImports(msg.id, msg.params && msg.params.source);
     const result = msg.type === TO_WORKER.RUN ? await run(msg.id, msg.params) : call(msg.method, msg.params);
-    post({ type: FROM_WORKER.RESULT, id: msg.id, result });
+    if (!overMemory()) post({ type: FROM_WORKER.RESULT, id: msg.id, result });
   } catch (err) {
-    post({ type: FROM_WORKER.ERROR, id: msg.id, error: errorObject(err) });
+    if (!overMemory()) post({ type: FROM_WORKER.ERROR, id: msg.id, error: errorObject(err) });
   }
 }
 
@@ -274,11 +305,12 @@ async function drain() {
   draining = false;
 }
 
-self.onmessage = (event) => {
+/** A message from the page, over the private port. */
+function receive(event) {
   /** @type {import("./messages.js").ToWorker} */
   const msg = event.data || {};
-  if (msg.type === TO_WORKER.BOOT && status === "none") {
-    boot(msg.runtime || { mode: "vendored" }, msg.files).then(drain);
+  if (msg.type === TO_WORKER.PING) {
+    post({ type: FROM_WORKER.PONG, n: msg.n });
   } else if (msg.type === TO_WORKER.STOP) {
     stopped.add(msg.id);
   } else if (msg.type === TO_WORKER.FILE) {
@@ -286,9 +318,21 @@ self.onmessage = (event) => {
     asked.delete(msg.name); // one answer per request: a later fetch asks again
     if (entry) entry.resolve(msg.buffer instanceof ArrayBuffer ? msg.buffer : null);
   } else if (msg.type === TO_WORKER.CALL || msg.type === TO_WORKER.RUN) {
+    if (status === "failed" && heap) return; // over the memory limit: the page is replacing us
     queue.push(msg);
     if (status === "loaded") drain();
   } else {
     post({ type: FROM_WORKER.ERROR, id: msg.id, error: { name: "ProtocolError", message: `unknown message type ${msg.type}` } });
   }
+}
+
+// The boot message is the one message that comes through the worker's own channel: it brings
+// the private port, and everything after goes through that port.
+self.onmessage = (event) => {
+  const msg = event.data || {};
+  if (msg.type !== TO_WORKER.BOOT || status !== "none" || !(msg.port instanceof MessagePort)) return;
+  self.onmessage = null;
+  port = msg.port;
+  port.onmessage = receive;
+  boot(msg.runtime || { mode: "vendored" }, msg.files).then(drain);
 };

@@ -8,6 +8,7 @@ import { resetStart } from "../../site_src/js/session.js";
 import { errorObject, toError, TO_WORKER, FROM_WORKER } from "../../site_src/js/messages.js";
 import { statusText, versionsText } from "../../site_src/js/status.js";
 import { initialState } from "../../site_src/js/store.js";
+import { silenceNotice } from "../../site_src/js/python.js";
 import { catalog } from "./fixtures.js";
 
 test("the gauge fills as the gap closes, on the store's span", () => {
@@ -55,7 +56,7 @@ test("errors cross the worker boundary as {name, message}, Python's traceback cu
   const err = toError({ name: "Restarted", message: "Python was restarted" });
   assert.ok(err instanceof Error);
   assert.deepEqual([err.name, err.message], ["Restarted", "Python was restarted"]);
-  assert.deepEqual(Object.values(TO_WORKER).sort(), ["boot", "call", "file", "run", "stop"]);
+  assert.deepEqual(Object.values(TO_WORKER).sort(), ["boot", "call", "file", "ping", "run", "stop"]);
   assert.equal(FROM_WORKER.FRAME, "frame");
 });
 
@@ -75,4 +76,14 @@ test("the footer names scipy only once something has loaded it", () => {
   assert.equal(versionsText(v), "Python 3.12.7, numpy 2.0.2");
   assert.equal(versionsText({ ...v, scipy: "1.14.1" }), "Python 3.12.7, numpy 2.0.2, scipy 1.14.1");
   assert.equal(FROM_WORKER.PACKAGES, "packages");
+});
+
+test("a silent Python: the likely cause named after what ran in it", () => {
+  const s = initialState({ target: "banana", family: "gaussian-full", optimizer: "lbfgs" });
+  assert.match(silenceNotice("busy", s), /slow device, or the browser stopped it/);
+  assert.match(silenceNotice("busy", { ...s, workerRan: "typed" }), /your target's code may be in an endless loop/);
+  assert.match(silenceNotice("busy", { ...s, target: "custom", workerRan: "link" }), /the code from the link may be in an endless loop/);
+  assert.match(silenceNotice("idle", s), /the browser stopped it \(out of memory, or a crash\)/);
+  assert.doesNotMatch(silenceNotice("idle", s), /code/);
+  assert.match(silenceNotice("idle", { ...s, workerRan: "link" }), /the code from the link may still be running in the background/);
 });

@@ -509,3 +509,17 @@ def test_custom_bad_sources(source, message):
 def test_custom_source_must_be_text():
     with pytest.raises(TargetError, match="must be text"):
         target_from_source(None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("extent", ["(-3, 3, -3000, 3000)", "(-3000, 3000, -3, 3)",
+                                    "(-1.7e308, 1.7e308, -1, 1)"])
+def test_custom_extent_the_plot_cannot_draw_is_refused(extent):
+    """x and y share one scale on the plot: a sliver of an extent is refused, with a reason."""
+    source = f"extent = {extent}\ndef log_density(x, y):\n    return -0.5 * (x**2 + y**2)\n"
+    with pytest.raises(TargetError, match="extent"):
+        target_from_source(source)
+
+
+def test_custom_extent_within_the_aspect_limit_is_kept():
+    source = "extent = (-10, 10, -2, 2)\ndef log_density(x, y):\n    return -0.5 * (x**2 + y**2)\n"
+    assert target_from_source(source).extent == (-10.0, 10.0, -2.0, 2.0)

@@ -5,6 +5,7 @@
 import { Frame, renderTarget, drawQ } from "./plot.js";
 import { drawTrace, TRACE_LIGHT } from "./trace.js";
 import { targetEntry } from "./catalog.js";
+import { traceSeries } from "./store.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -147,6 +148,8 @@ export function createPlotView(catalog, fallbackTarget) {
     const inputs = { width: canvas.width, height: canvas.height, trace: state.trace, logZ, mode: state.traceMode, ghosts: state.ghosts, palette: room.palette };
     if (Object.keys(inputs).every((key) => drawn.trace && drawn.trace[key] === inputs[key])) return;
     drawn.trace = inputs;
+    // What the trace draws, for tests: [{label, points: [[iteration, elbo], ...]}], oldest first.
+    canvas.dataset.series = JSON.stringify(traceSeries(state, catalog));
     const ctx = canvas.getContext("2d");
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     drawTrace(ctx, canvas.width / ratio, canvas.height / ratio, state.trace, logZ, { mode: state.traceMode, ghosts: state.ghosts, palette: room.palette });

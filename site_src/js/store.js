@@ -31,12 +31,14 @@ export function initialState(start) {
     samples: null, // {theta, points, mc: {elbo, error, n}} drawn from q with that theta, or null
     gaugeSpan: 0, // nats the bound gauge spans: the worst KL gap since Reset, with room below
 
-    // ---- the ELBO trace
-    trace: [], // [[iteration, elbo]] since Reset
-    iteration: 0, // iterations done since Reset
+    // ---- the ELBO trace: the current run's segment, and earlier runs on the same target
+    trace: [], // [[iteration, elbo]] of the current segment: q's ELBO where it started (a Reset,
+    //            a drag, a new target...), then each iteration of the run from there
+    traceOf: null, // the segment's q: {target, family, k} (a run belongs to one of each)
+    iteration: 0, // iterations of the current run
     traceOptimizer: null, // id of the optimizer that drew `trace`; null before any step
     traceMode: "elbo", // "elbo", or "gap": log Z - ELBO on a log scale
-    ghosts: [], // earlier runs on this target and family, greyed: [{label, trace}], newest last
+    ghosts: [], // earlier runs on this target, greyed: [{label, trace, target}], newest last
 
     // ---- optimization runs (runs.js)
     run: null, // the run in flight: {id (the worker's request id), kind: "optimize"|"step",
@@ -52,8 +54,13 @@ export function initialState(start) {
     versions: null, // {python, numpy, scipy, vi_core} once Python is up
     failure: null, // why Python could not start ("(stage): message"), or null
     pending: 0, // calls to Python in flight
-    stalled: false, // Python silent too long with work outstanding: the restart button shows
+    stalled: false, // Python silent too long (busy, or idle and not answering): the restart button shows
     restarts: 0, // times Python was restarted
+    restartWhy: "", // why the restart under way happened (the notice once Python is back), or ""
+    restartLost: "", // what the restart under way could not keep (said with it), or ""
+    workerRan: null, // code beyond vi_core that this Python has run: null, "typed" (the visitor's
+    //                  own), or "link" (code from the link, after consent; leaving its target
+    //                  replaces the worker, so its timers and changes die with it)
 
     // ---- the one-line message
     notice: start.notice ?? { text: "", kind: "warning" }, // {text, kind: "warning"|"info"|"error"}; "" hides it
@@ -101,6 +108,20 @@ export function createStore(catalog, init, { schedule = queueMicrotask } = {}) {
     selected: Math.min(s.selected, view.components.means.length - 1),
     gaugeSpan: nextGaugeSpan(s.gaugeSpan, view.readouts),
   });
+  /** A new segment of the trace that starts at `view`'s ELBO. The segment that ends, if a run
+   * drew it, stays as a ghost while its target is on show (a trace never mixes targets: their
+   * log Z differ). */
+  const newSegment = (view, s = state) => {
+    let ghosts = s.ghosts;
+    if (s.trace.length > 1 && s.traceOptimizer && s.traceOf) {
+      ghosts = [...ghosts, { label: runLabel(catalog, s.traceOf, s.traceOptimizer), trace: s.trace, target: s.traceOf.target }];
+    }
+    return {
+      ghosts: ghosts.filter((g) => g.target === view.target).slice(-GHOSTS_KEPT),
+      trace: [[0, view.readouts.elbo]], traceOf: { target: view.target, family: view.family, k: view.k },
+      iteration: 0, traceOptimizer: null,
+    };
+  };
 
   const actions = {
     // ---- messages and Python
@@ -133,23 +154,40 @@ export function createStore(catalog, init, { schedule = queueMicrotask } = {}) {
     pythonStalled(noticeText) {
       set({ stalled: true, notice: { text: noticeText, kind: "error" } });
     },
+    /** Python answered after all: the restart button goes, and the notice that offered it. */
+    pythonHeard() {
+      if (!state.stalled) return;
+      set({ stalled: false, notice: state.notice.kind === "error" ? { text: "", kind: "warning" } : state.notice });
+    },
+    /** This Python is about to run code beyond vi_core (a custom target's). */
+    codeRan(kind) {
+      set({ workerRan: state.workerRan === "link" ? "link" : kind });
+    },
     /**
-     * A new Python replaces the stuck one. The view stays; a run in flight or paused becomes
-     * a paused run without a vi_core id (it restarts from its optimizer state). A custom
-     * target, which may be what got stuck, is dropped: the page falls back to `fallbackTarget`.
+     * A new Python replaces this one (stuck, over its memory, or leaving code from a link
+     * behind; `why` says which). The view stays; a run in flight or paused becomes a paused run
+     * without a vi_core id (it restarts from its optimizer state). The new Python has no custom
+     * target: one on show, which may be what went wrong, is not run again (its source stays in
+     * the editor) and the page falls back to `fallbackTarget`.
      */
-    pythonRestarting(fallbackTarget) {
+    pythonRestarting(fallbackTarget, why = "Python was restarted") {
       const optState = state.run?.optState ?? state.pausedRun?.optState ?? null;
       const patch = {
         python: "loading", progress: null, stalled: false, restarts: state.restarts + 1, run: null,
         pausedRun: state.run || state.pausedRun ? { runId: null, optState } : null,
-        notice: { text: "Restarting Python…", kind: "info" },
+        notice: { text: "Restarting Python…", kind: "info" }, customTarget: null, workerRan: null,
+        restartWhy: why, restartLost: "",
       };
       if (state.target === "custom") {
-        Object.assign(patch, { target: fallbackTarget, customSource: null, customTarget: null, targetGrid: null,
-          pausedRun: null });
+        Object.assign(patch, { target: fallbackTarget, targetGrid: null, pausedRun: null,
+          restartLost: "Your custom target was not run again (it may be what went wrong); its code is still in \u201cYour own target density\u201d." });
       }
       set(patch);
+    },
+    /** The restart is over: say why it happened and what it could not keep. */
+    restartDone(restored) {
+      const parts = [state.restartWhy + ".", restored ? "Your view is back." : "", state.restartLost];
+      set({ restartWhy: "", restartLost: "", notice: { text: parts.filter(Boolean).join(" "), kind: "info" } });
     },
 
     // ---- choices
@@ -169,9 +207,14 @@ export function createStore(catalog, init, { schedule = queueMicrotask } = {}) {
     setTargetGrid(targetGrid) {
       set({ targetGrid });
     },
-    /** vi_core accepted the visitor's target: it becomes the target on show. */
-    customTargetAccepted(entry, source) {
-      set({ customTarget: { ...entry, name: "Custom (your log_density)" }, customSource: source, target: "custom" });
+    /** vi_core accepted a custom target and drew it: it becomes the target on show, with its
+     * grid and first view, all at once (the trace starts over). */
+    customTargetApplied(entry, source, targetGrid, view) {
+      set({
+        customTarget: { ...entry, name: "Custom (your log_density)" }, customSource: source, target: "custom", targetGrid,
+        ...viewPatch(view, { ...state, selected: 0, gaugeSpan: 0 }),
+        ...newSegment(view, { ...state, trace: [], ghosts: [] }), // an earlier custom target is another target
+      });
     },
     /** The visitor ran the link's code, or declined it: it no longer waits. */
     linkCodeSettled(noticeText = "", kind = "info") {
@@ -185,24 +228,24 @@ export function createStore(catalog, init, { schedule = queueMicrotask } = {}) {
     },
     /**
      * q starts over (Reset, a new target, family or K): a new view, the first component
-     * selected, the trace restarted and the gauge's span measured afresh. A finished trace
-     * stays, greyed, to compare with the next run; `fresh` (a new target, family or K) clears
-     * those too, since earlier runs no longer compare.
+     * selected, a new segment of the trace and the gauge's span measured afresh. A run's
+     * segment stays, greyed, to compare with the next run, as long as its target is on show.
      */
-    resetView(view, { fresh = false } = {}) {
-      let ghosts = fresh ? [] : state.ghosts;
-      if (!fresh && state.trace.length > 1 && state.traceOptimizer) {
-        ghosts = [...ghosts, { label: catalog.optimizer(state.traceOptimizer).name, trace: state.trace }].slice(-GHOSTS_KEPT);
-      }
-      set({
-        ...viewPatch(view, { ...state, selected: 0, gaugeSpan: 0 }),
-        ghosts, traceOptimizer: null, trace: [[0, view.readouts.elbo]], iteration: 0,
-      });
+    resetView(view) {
+      set({ ...viewPatch(view, { ...state, selected: 0, gaugeSpan: 0 }), ...newSegment(view) });
+    },
+    /** The visitor moved q (a drag, a field): the run is over and its "Converged" with it; the
+     * trace's next segment starts at the ELBO of q where the visitor left it, so the next
+     * Optimize draws the climb back. */
+    qMoved(view) {
+      const segment = state.trace.length > 1 || !state.traceOf || state.traceOf.target !== view.target
+        ? newSegment(view) : { trace: [[0, view.readouts.elbo]] };
+      const notice = state.notice.kind === "info" ? { text: "", kind: "warning" } : state.notice;
+      set({ ...viewPatch(view), ...segment, notice });
     },
     /** The first view, embedded by the build: shown before Python is up. */
     firstView(view, targetGrid) {
-      set({ ...viewPatch(view, { ...state, selected: 0, gaugeSpan: 0 }), targetGrid,
-        trace: [[0, view.readouts.elbo]], iteration: 0, traceOptimizer: null });
+      set({ ...viewPatch(view, { ...state, selected: 0, gaugeSpan: 0 }), targetGrid, ...newSegment(view) });
     },
     dragTo(key, x, y) {
       set({ dragging: { key, x, y } });
@@ -231,8 +274,9 @@ export function createStore(catalog, init, { schedule = queueMicrotask } = {}) {
     /** A run starts: it takes over the paused run, if any. */
     runStarted(id, kind) {
       const paused = state.pausedRun;
+      const fresh = !paused && state.view && state.trace.length > 1 ? newSegment(state.view) : {};
       set({ run: { id, kind, runId: paused ? paused.runId : null, optState: paused ? paused.optState : null },
-        pausedRun: null });
+        pausedRun: null, ...fresh });
     },
     /** Frame of run `id`: iterations join the trace, q moves. Ignored if that run is no
      * longer the one in flight (cancelled). Returns whether it was taken. */
@@ -283,6 +327,20 @@ export function createStore(catalog, init, { schedule = queueMicrotask } = {}) {
     },
     ...actions,
   };
+}
+
+/** A run's label: "Full Gaussian · L-BFGS" (with K for a family with a K range). */
+export function runLabel(catalog, { family, k }, optimizer) {
+  const f = catalog.family(family);
+  const withK = catalog.kRange && catalog.kRange(family) ? `${f.name} (K = ${k})` : f.name;
+  return `${withK} \u00b7 ${catalog.optimizer(optimizer).name}`;
+}
+
+/** The series the trace draws, oldest first: the ghosts, then the current segment (labelled
+ * "q now" until a run draws it). Pure; the trace exposes it as data-series for tests. */
+export function traceSeries(state, catalog) {
+  const current = state.traceOptimizer && state.traceOf ? runLabel(catalog, state.traceOf, state.traceOptimizer) : "q now";
+  return [...state.ghosts.map((g) => ({ label: g.label, points: g.trace })), { label: current, points: state.trace }];
 }
 
 /** What the page tells about itself (`data-vi-status`): loading | busy | ready | error. */

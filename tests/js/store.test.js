@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createStore, initialState, nextGaugeSpan, pageStatus } from "../../site_src/js/store.js";
+import { createStore, initialState, nextGaugeSpan, pageStatus, traceSeries } from "../../site_src/js/store.js";
 import { catalog, gaussianView } from "./fixtures.js";
 
 const sync = { schedule: (fn) => fn() };
@@ -50,7 +50,14 @@ test("the gauge's span is set by views and Reset, never lower than the worst gap
   assert.equal(store.state.gaugeSpan, 1.5); // Reset measures afresh
 });
 
-test("Reset keeps a finished run as a ghost to compare; a new target, family or K does not", () => {
+const finishRun = (store, id, elbos) => {
+  store.runStarted(id, "optimize");
+  store.runFrame(id, { run_id: id, trace: elbos.map((e, i) => [i + 1, e]), view: withKl(1.2 - elbos[elbos.length - 1]), state: null });
+  store.runEnded(id, { done: true });
+};
+const onTarget = (target, view = withKl(4)) => ({ ...view, target });
+
+test("Reset keeps a finished run as a labelled ghost to compare", () => {
   const store = make();
   store.resetView(withKl(4));
   store.runStarted(1, "optimize");
@@ -59,13 +66,66 @@ test("Reset keeps a finished run as a ghost to compare; a new target, family or 
   assert.equal(store.state.iteration, 2);
   store.runEnded(1, { done: true });
   store.resetView(withKl(4));
-  assert.deepEqual(store.state.ghosts, [{ label: "L-BFGS", trace: [[0, -2.8], [1, -2], [2, -1.5]] }]);
+  assert.deepEqual(store.state.ghosts, [{ label: "Full Gaussian \u00b7 L-BFGS", trace: [[0, -2.8], [1, -2], [2, -1.5]], target: "banana" }]);
   assert.deepEqual(store.state.trace, [[0, -2.8]]);
   assert.equal(store.state.traceOptimizer, null);
   store.resetView(withKl(4)); // nothing ran since: no new ghost
   assert.equal(store.state.ghosts.length, 1);
-  store.resetView(withKl(4), { fresh: true });
-  assert.deepEqual(store.state.ghosts, []);
+});
+
+test("a trace never mixes targets: another target drops every earlier run; another family keeps them, labelled", () => {
+  const store = make();
+  store.resetView(withKl(4));
+  finishRun(store, 1, [-2, -1]);
+  store.chooseFamily("mixture-full");
+  store.resetView({ ...withKl(4), family: "mixture-full", k: 3 });
+  assert.deepEqual(store.state.ghosts.map((g) => g.label), ["Full Gaussian \u00b7 L-BFGS"]);
+  finishRun(store, 2, [-1.9, -0.9]);
+  store.resetView({ ...withKl(4), family: "mixture-full", k: 3 });
+  assert.deepEqual(store.state.ghosts.map((g) => g.label), ["Full Gaussian \u00b7 L-BFGS", "Mixture of K full Gaussians (K = 3) \u00b7 L-BFGS"]);
+  store.chooseTarget("ring");
+  store.resetView(onTarget("ring"));
+  assert.deepEqual([store.state.ghosts, store.state.trace], [[], [[0, -2.8]]]);
+});
+
+test("a drag ends the run: its notice goes, and the next segment starts at the dragged ELBO", () => {
+  const store = make();
+  store.resetView(withKl(4));
+  finishRun(store, 1, [-2, -1]);
+  store.setNotice("Converged after 2 iterations.", "info");
+  store.qMoved(withKl(20)); // dragged far away
+  assert.deepEqual([store.state.trace, store.state.iteration, store.state.notice.text], [[[0, -18.8]], 0, ""]);
+  assert.deepEqual(store.state.ghosts.map((g) => g.trace), [[[0, -2.8], [1, -2], [2, -1]]]);
+  store.qMoved(withKl(21)); // the drag goes on: the start moves, no new ghost
+  assert.deepEqual([store.state.trace, store.state.ghosts.length], [[[0, -19.8]], 1]);
+  store.runStarted(2, "optimize");
+  store.runFrame(2, { run_id: 2, trace: [[1, -5]], view: withKl(6.2), state: null });
+  assert.deepEqual(store.state.trace, [[0, -19.8], [1, -5]]);
+  assert.equal(store.state.iteration, 1);
+  store.setNotice("The link had problems", "warning");
+  store.qMoved(withKl(3));
+  assert.equal(store.state.notice.text, "The link had problems"); // only a run's news goes
+});
+
+test("a new Optimize after a finished run is a new run: iterations count from 1 again", () => {
+  const store = make();
+  store.resetView(withKl(4));
+  finishRun(store, 1, [-2, -1]);
+  store.runStarted(2, "optimize");
+  store.runFrame(2, { run_id: 2, trace: [[1, -0.5]], view: withKl(1.7), state: null });
+  assert.deepEqual([store.state.trace.map((p) => p[0]), store.state.trace[1][1], store.state.iteration, store.state.ghosts.length],
+    [[0, 1], -0.5, 1, 1]);
+});
+
+test("the series the trace draws, labelled", () => {
+  const store = make();
+  store.resetView(withKl(4));
+  assert.deepEqual(traceSeries(store.state, catalog), [{ label: "q now", points: [[0, -2.8]] }]);
+  finishRun(store, 1, [-2]);
+  assert.deepEqual(traceSeries(store.state, catalog), [{ label: "Full Gaussian \u00b7 L-BFGS", points: [[0, -2.8], [1, -2]] }]);
+  store.chooseOptimizer("adam");
+  store.resetView(withKl(4));
+  assert.deepEqual(traceSeries(store.state, catalog).map((x) => x.label), ["Full Gaussian \u00b7 L-BFGS", "q now"]);
 });
 
 test("at most three ghosts, the newest kept", () => {
@@ -78,7 +138,7 @@ test("at most three ghosts, the newest kept", () => {
     store.runEnded(i, { done: true });
   }
   store.resetView(withKl(4));
-  assert.deepEqual(store.state.ghosts.map((g) => g.label), ["L-BFGS", "Adam", "L-BFGS"]);
+  assert.deepEqual(store.state.ghosts.map((g) => g.label), ["Full Gaussian \u00b7 L-BFGS", "Full Gaussian \u00b7 Adam", "Full Gaussian \u00b7 L-BFGS"]);
   assert.deepEqual(store.state.ghosts.map((g) => g.trace[1][1]), [-2, -3, -4]);
 });
 
@@ -130,14 +190,50 @@ test("a Python restart keeps the view and the paused run's state, without its vi
   assert.match(s.notice.text, /Restarting/);
 });
 
-test("a restart drops a custom target (it may be what hung)", () => {
+test("a custom target is applied at once: target, grid and view together", () => {
   const store = make();
-  store.customTargetAccepted({ id: "custom", name: "x", extent: [0, 1, 0, 1], ranges: {} }, "def log_density(x, y): ...");
-  assert.equal(store.state.target, "custom");
-  assert.equal(store.state.customTarget.name, "Custom (your log_density)");
-  store.pythonRestarting("banana");
-  assert.deepEqual([store.state.target, store.state.customTarget, store.state.customSource, store.state.targetGrid],
+  const grid = { target: "custom", extent: [0, 1, 0, 1], nx: 1, ny: 1, log_density: [0] };
+  store.resetView(withKl(4));
+  store.customTargetApplied({ id: "custom", name: "x", extent: [0, 1, 0, 1], ranges: {} }, "def log_density(x, y): ...", grid, withKl(2));
+  const s = store.state;
+  assert.deepEqual([s.target, s.customTarget.name, s.targetGrid, s.view.readouts.kl, s.trace.length],
+    ["custom", "Custom (your log_density)", grid, 2, 1]);
+});
+
+test("a restart drops a custom target (it may be what hung) and says so, keeping its source", () => {
+  const store = make();
+  const grid = { target: "custom", extent: [0, 1, 0, 1], nx: 1, ny: 1, log_density: [0] };
+  store.customTargetApplied({ id: "custom", name: "x", extent: [0, 1, 0, 1], ranges: {} }, "def log_density(x, y): ...", grid, withKl(2));
+  store.codeRan("link");
+  store.pythonRestarting("banana", "Python was restarted");
+  assert.deepEqual([store.state.target, store.state.customTarget, store.state.targetGrid, store.state.workerRan],
     ["banana", null, null, null]);
+  assert.equal(store.state.customSource, "def log_density(x, y): ...");
+  store.restartDone(false);
+  assert.match(store.state.notice.text, /^Python was restarted\. Your custom target was not run again/);
+  assert.doesNotMatch(store.state.notice.text, /view is back/);
+});
+
+test("a restart on a built-in target says the view is back; an answer after a stall takes the restart offer away", () => {
+  const store = make();
+  store.resetView(withKl(4));
+  store.pythonStalled("Python has been busy");
+  assert.equal(store.state.stalled, true);
+  store.pythonHeard();
+  assert.deepEqual([store.state.stalled, store.state.notice.text], [false, ""]);
+  store.pythonRestarting("banana", "Python was restarted");
+  store.restartDone(true);
+  assert.equal(store.state.notice.text, "Python was restarted. Your view is back.");
+});
+
+test("code from a link marks the worker for good; typed code does not override it", () => {
+  const store = make();
+  assert.equal(store.state.workerRan, null);
+  store.codeRan("typed");
+  assert.equal(store.state.workerRan, "typed");
+  store.codeRan("link");
+  store.codeRan("typed");
+  assert.equal(store.state.workerRan, "link");
 });
 
 test("samples count only for the q they were drawn from", () => {

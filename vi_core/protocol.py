@@ -30,7 +30,13 @@ Methods (params -> result):
     means the family's starting q for that target (the page's Reset)
 ``samples`` {target, family, k?, theta, n, seed} -> {points: [[x, y], ...],
     mc: {elbo, error, n}}: the Monte Carlo ELBO (reparameterised, standard error) of q
-``fit`` {target, family, k?, optimizer?, theta? | natural?} -> the CLI's ``fit --json``
+``diagnostics`` {target, family, k?, theta? | natural?, seed?, n?, iw_k?, iw_n?} -> {khat, ess,
+    n, iw_elbo, iw_se, iw_k, iw_n, log_z, reading, caveat, seed}: when to distrust q
+    (``vi_core.diagnostics.diagnose``): PSIS k̂ and ESS of n draws from q (default 4000), the
+    IW-ELBO with K = iw_k (default 100) over iw_n groups (default 50) and its standard error,
+    the one-line ``reading`` of k̂ and the ``caveat`` (what k̂ cannot see); seed default 0
+``fit`` {target, family, k?, optimizer?, theta? | natural?, seed?} -> the CLI's ``fit --json``
+    (diagnostics included, seeded by ``seed``, default 0)
 ``set_custom_target`` {source} -> target entry; afterwards ``target: "custom"`` refers to it
 ``start_run`` {target, family, k?, optimizer, theta, resume?} -> {run_id}; ``resume`` is a
     ``state`` from an earlier run (say, before Python was restarted): the run goes on from it
@@ -67,6 +73,7 @@ import numpy as np
 import vi_core
 from vi_core._numeric import json_number
 from vi_core.custom_target import target_from_source
+from vi_core.diagnostics import DEFAULT_DRAWS, DEFAULT_IW_K, DEFAULT_IW_N, diagnose
 from vi_core.elbo import ElboResult, elbo, elbo_mc
 from vi_core.errors import VIError
 from vi_core.families import DEFAULT_MIXTURE_FULL_K, MAX_COMPONENTS, Family, family_ids, get_family
@@ -106,6 +113,8 @@ PACING: dict[str, Json] = {
     "lbfgs": {**_FRAME, "steps_per_frame": 1},
 }
 _MAX_SAMPLES = 20000
+#: The most draws ``diagnostics`` takes for the IW-ELBO (iw_k x iw_n): ~0.1 s of Python.
+_MAX_IW_DRAWS = 100_000
 _MAX_GRID = 1000
 
 
@@ -194,6 +203,7 @@ class Session:
             "target_grid": self.target_grid,
             "evaluate": self.evaluate,
             "samples": self.samples,
+            "diagnostics": self.diagnostics,
             "fit": self.fit,
             "set_custom_target": self.set_custom_target,
             "start_run": self.start_run,
@@ -317,6 +327,23 @@ class Session:
         return {"points": points.tolist(),
                 "mc": {"elbo": json_number(mc.elbo), "error": json_number(mc.error), "n": n}}
 
+    def diagnostics(self, params: Json) -> Json:
+        """When to distrust q: k̂, ESS, the IW-ELBO, and what they mean in one line."""
+        target = self._target(params)
+        family = self._family(params)
+        theta = self._theta(family, params, target)
+        n = _whole(params, "n", DEFAULT_DRAWS, 2, _MAX_SAMPLES)
+        iw_k = _whole(params, "iw_k", DEFAULT_IW_K, 1, _MAX_IW_DRAWS)
+        iw_n = _whole(params, "iw_n", DEFAULT_IW_N, 2, _MAX_IW_DRAWS)
+        if iw_k * iw_n > _MAX_IW_DRAWS:
+            raise VIError(f"iw_k x iw_n must be at most {_MAX_IW_DRAWS}, got {iw_k} x {iw_n}")
+        d = diagnose(target, family, theta, seed=params.get("seed", 0), n=n, iw_k=iw_k,
+                     iw_n=iw_n)
+        return {"khat": json_number(d.khat), "ess": json_number(d.ess), "n": d.n,
+                "iw_elbo": json_number(d.iw.value), "iw_se": json_number(d.iw.se),
+                "iw_k": d.iw.k, "iw_n": d.iw.n, "log_z": json_number(target.log_z),
+                "reading": d.reading, "caveat": d.caveat, "seed": d.seed}
+
     def fit(self, params: Json) -> Json:
         """A whole fit in one call (what ``python -m vi_core fit --json`` prints)."""
         target = self._target(params)
@@ -324,8 +351,10 @@ class Session:
         theta0 = self._theta(family, params, target) if (
             params.get("theta") is not None or params.get("natural") is not None) else None
         result = run_fit(target, family, params.get("optimizer", DEFAULT_OPTIMIZER),
-                         theta0=theta0).to_dict()
-        return {key: (json_number(v) if isinstance(v, float) else v) for key, v in result.items()}
+                         theta0=theta0)
+        out = {**result.to_dict(),
+               **diagnose(target, family, result.theta, seed=params.get("seed", 0)).to_dict()}
+        return _json_numbers(out)
 
     def set_custom_target(self, params: Json) -> Json:
         self.custom_target = target_from_source(params["source"], target_id="custom")
@@ -375,6 +404,28 @@ class Session:
                 "view": _view(run.target, run.family, s.theta, s.result),
                 "state": {"target": run.target.id, "family": run.family.id,
                           **state_to_json(run.optimizer, s)}}
+
+
+def _whole(params: Json, key: str, default: int, low: int, high: int) -> int:
+    """params[key] (default if absent) as a whole number in [low, high], else VIError."""
+    value = params.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) \
+            or not low <= value <= high or value != int(value):
+        raise VIError(f"{key} must be a whole number between {low} and {high}, got {value!r}")
+    return int(value)
+
+
+def _json_numbers(value: Any) -> Any:
+    """Floats made JSON-safe (NaN and inf -> null) all the way down dicts and lists."""
+    if isinstance(value, float):
+        return json_number(value)
+    if isinstance(value, dict):
+        return {k: _json_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_numbers(v) for v in value]
+    return value
 
 
 def _resumed(optimizer: Optimizer, objective: Objective, target: Target, family: Family,

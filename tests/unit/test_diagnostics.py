@@ -242,3 +242,15 @@ def test_diagnostics_need_no_scipy() -> None:
                        timeout=120, check=False)
     assert p.returncode == 0, p.stderr
     assert math.isfinite(float(p.stdout))
+
+
+def test_a_near_exact_fit_is_not_called_unreliable() -> None:
+    """k̂ is blind to the size of the tail: a 2-component mixture fitted to the bimodal mixture
+    has log weights within 1e-4 of each other, yet their tail fits k̂ > 0.7. The reading must
+    say the weights are flat rather than 'importance sampling unreliable'."""
+    target, family = vi.get_target("bimodal"), vi.get_family("mixture-full-3")
+    d = vi.diagnose(target, family, vi.fit(target, family).theta, seed=0)
+    assert d.khat > 0.7 and d.ess > 0.999 * d.n
+    assert "unreliable" not in d.reading and "within" in d.reading
+    assert "unreliable" in khat_reading(d.khat)  # without the spread: the plain warning
+    assert "within" not in khat_reading(0.9, spread=0.5)

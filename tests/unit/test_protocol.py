@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
 
+import vi_core as vi
 from vi_core.elbo import elbo
 from vi_core.families import get_family
 from vi_core.protocol import Session
@@ -110,6 +112,17 @@ def test_natural_parameters_round_trip():
 
 @pytest.mark.parametrize(("method", "params", "words"), [
     ("nope", {}, "unknown method"),
+    ("diagnostics", {"target": "banana", "family": "gaussian-full", "n": 1}, "n must be"),
+    ("diagnostics", {"target": "banana", "family": "gaussian-full", "n": 10**9}, "n must be"),
+    ("diagnostics", {"target": "banana", "family": "gaussian-full", "n": 1.5}, "n must be"),
+    ("diagnostics", {"target": "banana", "family": "gaussian-full", "iw_k": 1000,
+                     "iw_n": 1000}, "iw_k x iw_n"),
+    ("diagnostics", {"target": "banana", "family": "gaussian-full", "iw_k": 0}, "iw_k"),
+    ("diagnostics", {"target": "banana", "family": "gaussian-full", "seed": -1}, "seed"),
+    ("diagnostics", {"target": "banana", "family": "gaussian-full", "seed": "x"}, "seed"),
+    ("diagnostics", {"target": "banana", "family": "gaussian-full", "theta": [1, 2]}, "theta"),
+    ("diagnostics", {"target": "banana", "family": "gaussian-full",
+                     "theta": [0, 0, 50, 0, 0]}, "out of range"),
     ("evaluate", {"target": "nope", "family": "gaussian-full"}, "nope"),
     ("evaluate", {"target": "banana", "family": "nope"}, "nope"),
     ("evaluate", {"target": "banana", "family": "gaussian-full", "theta": [1, 2]}, "theta"),
@@ -266,3 +279,43 @@ def test_done_comes_with_the_last_iteration():
     assert frames[-1]["state"]["message"]
     again = ok("advance_run", run_id=run["run_id"], steps=5)
     assert again["done"] and again["trace"] == []
+
+
+def test_diagnostics_are_the_librarys_and_seeded():
+    target, family = get_target("banana"), get_family("mixture-full", 2)
+    theta = vi.fit(target, family).theta
+    params = {"target": "banana", "family": "mixture-full", "k": 2, "theta": theta}
+    a = ok("diagnostics", **params, seed=3, n=1000)
+    assert set(a) >= {"khat", "ess", "iw_elbo", "iw_se", "reading", "caveat", "n", "iw_k",
+                      "iw_n", "log_z", "seed"}
+    d = vi.diagnose(target, family, theta, seed=3, n=1000)
+    assert (a["khat"], a["ess"], a["iw_elbo"], a["iw_se"]) == (d.khat, d.ess, d.iw.value,
+                                                               d.iw.se)
+    assert a["reading"] == d.reading and "far-apart modes" in a["caveat"]
+    assert a == ok("diagnostics", **params, seed=3, n=1000)
+    assert a["khat"] != ok("diagnostics", **params, seed=4, n=1000)["khat"]
+    default = ok("diagnostics", **params)
+    assert (default["n"], default["iw_k"], default["iw_n"], default["seed"]) == (
+        vi.DEFAULT_DRAWS, vi.DEFAULT_IW_K, vi.DEFAULT_IW_N, 0)
+    assert a["iw_elbo"] - 3 * a["iw_se"] <= a["log_z"] == target.log_z
+    # no theta: the family's starting q, as in evaluate
+    assert ok("diagnostics", target="banana", family="gaussian-full")["khat"] is not None
+
+
+def test_diagnostics_are_fast_enough_for_the_page():
+    """n = 1000 draws plus the default IW-ELBO (5000 draws) on CPython, well under 0.25 s even
+    for a 10-component mixture (measured ~2-10 ms; Pyodide is a few times slower)."""
+    for family, k in (("gaussian-full", None), ("mixture-full", 3), ("mixture-10", None)):
+        params = {"target": "banana", "family": family, "n": 1000, **({"k": k} if k else {})}
+        ok("diagnostics", **params)
+        started = time.perf_counter()
+        ok("diagnostics", **params)
+        assert time.perf_counter() - started < 0.25
+
+
+def test_fit_carries_the_diagnostics_like_the_cli():
+    reply = ok("fit", target="banana", family="gaussian-full", seed=2)
+    expected = vi.diagnose(get_target("banana"), get_family("gaussian-full"), reply["theta"],
+                           seed=2).to_dict()
+    for key in ("khat", "ess", "khat_draws", "iw_elbo", "khat_reading", "seed"):
+        assert reply[key] == expected[key], key

@@ -1,0 +1,164 @@
+"""The page's colours: light or dark after the system's preference (prefers-color-scheme), or
+as the link says (theme=light|dark); readable in both (axe), chosen before the first paint;
+and with prefers-reduced-motion Optimize shows its end state without the animation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .conftest import ARTIFACTS, ROOT, start_server, wait_ready
+from .test_embed_layout import HOST, SEED_IFRAME, wait_frame_ready
+
+BACKGROUND = "getComputedStyle(document.body).backgroundColor"
+DARK_BG = "rgb(22, 24, 28)"
+LIGHT_BG = "rgb(255, 255, 255)"
+
+
+def theme_of(page) -> str:
+    return page.evaluate(BACKGROUND)
+
+
+@pytest.mark.parametrize("scheme,query,expected", [
+    ("light", "", LIGHT_BG),
+    ("dark", "", DARK_BG),
+    ("light", "?theme=dark", DARK_BG),
+    ("dark", "?theme=light", LIGHT_BG),
+])
+def test_theme_follows_the_system_unless_the_link_says(browser, server, scheme, query, expected):
+    context = browser.new_context(color_scheme=scheme)
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        # The colours are right at the first paint: check as soon as the page has parsed.
+        page.goto(server.base_url + query, wait_until="domcontentloaded")
+        assert theme_of(page) == expected
+        wait_ready(page)
+        assert theme_of(page) == expected
+        # The link keeps its theme as the page rewrites it.
+        if query:
+            assert query.lstrip("?") in page.evaluate("location.search")
+        assert page.is_hidden("[data-testid=notice]")
+        # The trace's canvas took the theme's colours (its axis text is light on dark).
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_a_bad_theme_in_the_link_is_reported_and_ignored(browser, server):
+    context = browser.new_context(color_scheme="dark")
+    try:
+        page = context.new_page()
+        page.goto(server.base_url + "?theme=%3Cb%3Epurple%3C%2Fb%3E")
+        wait_ready(page)
+        notice = page.text_content("[data-testid=notice]")
+        assert 'unknown theme "<b>purple</b>"' in notice  # quoted as text, never as HTML
+        assert page.locator("[data-testid=notice] b").count() == 0
+        assert page.get_attribute("html", "data-theme") is None
+        assert theme_of(page) == DARK_BG  # the system's
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def host(dist: Path, tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
+    site = start_server(dist)
+    host = start_server(tmp_path)
+    try:
+        yield site.base_url, host.base_url, tmp_path
+    finally:
+        site.httpd.shutdown()
+        host.httpd.shutdown()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_screenshots_in_both_themes(browser, host, scheme):
+    """Embedded in the seed's iframe at 320, 375, 700 and 1000 px after an Optimize, and the
+    full page at 1280 px, in each theme: written to test-artifacts/ to be looked at."""
+    site_url, host_url, host_dir = host
+    ARTIFACTS.mkdir(exist_ok=True)
+    src = f"{site_url}?embed=1&target=bimodal&family=mixture-3"
+    (host_dir / "article.html").write_text(HOST.format(iframe=SEED_IFRAME.format(src=src)).replace(
+        '<body style="margin: 0">', f'<body style="margin: 0; background: {"#111" if scheme == "dark" else "#fff"}">'))
+    context = browser.new_context(color_scheme=scheme)
+    try:
+        page = context.new_page()
+        for width in (320, 375, 700, 1000):
+            page.set_viewport_size({"width": width, "height": 720})
+            page.goto(host_url + "article.html")
+            frame = page.wait_for_selector("iframe").content_frame()
+            wait_frame_ready(frame)
+            frame.click("[data-testid=optimize-button]")
+            frame.wait_for_function("document.documentElement.dataset.viStatus === 'ready'"
+                                    " && !document.getElementById('notice').hidden", timeout=60_000, polling=100)
+            page.screenshot(path=str(ARTIFACTS / f"embed-{scheme}-{width}.png"))
+            # Dark means dark inside the frame too: no bright box in a dark article.
+            assert frame.evaluate(BACKGROUND) == (DARK_BG if scheme == "dark" else LIGHT_BG)
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.goto(f"{site_url}?target=bimodal&family=mixture-3")
+        wait_ready(page)
+        page.click("[data-testid=optimize-button]")
+        page.wait_for_function("document.documentElement.dataset.viStatus === 'ready'"
+                               " && !document.getElementById('notice').hidden", timeout=60_000, polling=100)
+        page.check("[data-testid=samples-toggle]")
+        page.wait_for_function("!document.getElementById('mc-elbo').hidden", timeout=60_000, polling=100)
+        page.screenshot(path=str(ARTIFACTS / f"page-{scheme}-1280.png"), full_page=True)
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("query", ["", "?embed=1&target=bimodal&family=gaussian-full"])
+def test_accessibility_audit_in_both_themes(browser, server, scheme, query):
+    """axe-core finds no serious or critical problem, colour contrast included, in each theme,
+    on the full page and the embed (a notice showing). Its script is injected in a context that
+    bypasses the page's CSP (the page forbids inline scripts)."""
+    context = browser.new_context(bypass_csp=True, color_scheme=scheme)
+    try:
+        page = context.new_page()
+        page.set_viewport_size({"width": 700 if query else 1280, "height": 700 if query else 900})
+        page.goto(server.base_url + query)
+        wait_ready(page)
+        page.click("[data-testid=optimize-button]")
+        page.wait_for_function("document.documentElement.dataset.viStatus === 'ready'"
+                               " && !document.getElementById('notice').hidden", timeout=60_000, polling=100)
+        page.add_script_tag(path=str(ROOT / "node_modules" / "axe-core" / "axe.min.js"))
+        result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+        serious = [
+            (v["id"], v["help"], [n["target"] for n in v["nodes"]][:3])
+            for v in result["violations"] if v["impact"] in ("serious", "critical")
+        ]
+        assert serious == []
+    finally:
+        context.close()
+
+
+def test_reduced_motion_shows_the_end_of_optimize_without_the_animation(browser, server):
+    """With prefers-reduced-motion the plot, q's handles and the trace do not move while
+    Optimize runs; when it ends they show the end state (the same q as without the preference)."""
+    positions: dict[str, list[str]] = {}
+    ends: dict[str, str] = {}
+    for motion in ("no-preference", "reduce"):
+        context = browser.new_context(reduced_motion=motion)
+        try:
+            page = context.new_page()
+            page.goto(f"{server.base_url}?target=banana&family=gaussian-full&optimizer=gradient-ascent")
+            wait_ready(page)
+            start = page.get_attribute("[data-testid=handle-0]", "style")
+            page.click("[data-testid=optimize-button]")
+            seen = [start]
+            while page.get_attribute("html", "data-vi-status") != "ready" or page.is_hidden("[data-testid=notice]"):
+                seen.append(page.get_attribute("[data-testid=handle-0]", "style"))
+                page.wait_for_timeout(30)
+            positions[motion] = seen
+            ends[motion] = page.get_attribute("[data-testid=handle-0]", "style")
+            assert ends[motion] != start
+        finally:
+            context.close()
+    assert len(set(positions["no-preference"])) > 3  # animated: many positions on the way
+    assert set(positions["reduce"]) == {positions["reduce"][0]}  # still until the end
+    assert ends["reduce"] == ends["no-preference"]  # then the same end state

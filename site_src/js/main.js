@@ -68,7 +68,7 @@ else if (s0.target === initial.view.target) store.setTargetGrid(initial.target_g
 // ---- the parts
 let session = null;
 const python = createPython({
-  store, runtime: initial.runtime, scriptUrl: SCRIPT_URL,
+  store, runtime: initial.runtime, scriptUrl: SCRIPT_URL, defaultTarget: initial.defaults.target,
   onUp: () => session.pythonUp({ firstPaint, urlNatural: ownNatural }),
 });
 const runs = createRuns({ store, catalog, worker: python.worker, onView: () => { if (store.state.showSamples) session.refreshSamples(); } });
@@ -114,15 +114,21 @@ function syncUrl(state) {
   }
 }
 
+const renderers = [plotView.render, handles.render, renderReadouts, editor.render, controls.render, renderStatus,
+  renderConsent, syncUrl];
+
+/** Draw the state. A part that fails to draw (a canvas the browser refuses, say) does not take
+ * the others with it: the status, controls and link still follow the state, and the notice
+ * says what failed (an action, scheduled after this render, not a write from it). */
 function render(state) {
-  plotView.render(state);
-  handles.render(state);
-  renderReadouts(state);
-  editor.render(state);
-  controls.render(state);
-  renderStatus(state);
-  renderConsent(state);
-  syncUrl(state);
+  for (const part of renderers) {
+    try {
+      part(state);
+    } catch (err) {
+      const text = `Part of the page could not be drawn (${String(err && err.message).slice(0, 120)}); the rest works.`;
+      queueMicrotask(() => { if (store.state.notice.text !== text) store.setNotice(text, "error"); });
+    }
+  }
 }
 
 controls.wire();

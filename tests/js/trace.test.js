@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { traceTicks, tickLabel, series, traceDomain } from "../../site_src/js/trace.js";
+import { traceTicks, tickLabel, series, traceDomain, drawTrace, TRACE_LIGHT } from "../../site_src/js/trace.js";
 
 test("ELBO ticks are round numbers inside the axis", () => {
   assert.deepEqual(traceTicks(-3.2, -0.7, "elbo"), [-3, -2.5, -2, -1.5, -1]);
@@ -43,4 +43,34 @@ test("the domain keeps log Z in sight in the ELBO view, with a margin", () => {
   const g = traceDomain([[0, -1], [5, -1]], 0, "gap");
   assert.deepEqual([g.n, g.lo, g.hi], [5, -1.2, -0.8]);
   assert.deepEqual(traceDomain([], null, "elbo"), { n: 1, lo: -0.08, hi: 1.08 });
+});
+
+/** A 2D context that records the colours things are drawn in. */
+function recordingContext() {
+  const used = { fill: new Set(), stroke: new Set() };
+  const ctx = {
+    set fillStyle(v) { used.fill.add(v); }, set strokeStyle(v) { used.stroke.add(v); },
+    font: "", lineWidth: 1, textAlign: "", textBaseline: "",
+  };
+  for (const name of ["clearRect", "beginPath", "moveTo", "lineTo", "stroke", "fill", "fillText", "arc", "save", "restore", "setLineDash"]) {
+    ctx[name] = () => {};
+  }
+  return { ctx, used };
+}
+
+test("drawTrace draws in the palette it is given (dark theme), light by default", () => {
+  const trace = [[0, -2], [1, -1], [2, -0.5]];
+  const ghosts = [{ label: "Adam", trace: [[0, -2], [5, -0.6]] }];
+  const light = recordingContext();
+  drawTrace(light.ctx, 300, 100, trace, 0, { ghosts });
+  for (const c of [TRACE_LIGHT.traceText, TRACE_LIGHT.traceBound, TRACE_LIGHT.traceGhost]) assert.ok(light.used.fill.has(c), c);
+  assert.ok(light.used.stroke.has(TRACE_LIGHT.traceGrid));
+  const dark = { traceText: "#b9bfc7", traceGrid: "#30353c", traceBound: "#8cbcf0", traceGhost: "rgba(185, 191, 199, 0.5)" };
+  const d = recordingContext();
+  drawTrace(d.ctx, 300, 100, trace, 0, { ghosts, palette: dark });
+  for (const c of Object.values(TRACE_LIGHT)) {
+    assert.ok(!d.used.fill.has(c) && !d.used.stroke.has(c), `light colour ${c} in a dark trace`);
+  }
+  for (const c of [dark.traceText, dark.traceBound, dark.traceGhost]) assert.ok(d.used.fill.has(c), c);
+  assert.ok(d.used.stroke.has(dark.traceGrid) && d.used.stroke.has(dark.traceBound));
 });

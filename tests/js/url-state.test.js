@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readUrlState, resolveUrlState, writeUrlState, familyAlias, echo } from "../../site_src/js/url-state.js";
+import { readUrlState, resolveUrlState, writeUrlState, familyAlias, echo, readTheme } from "../../site_src/js/url-state.js";
 import { catalog } from "./fixtures.js";
 
 const K = { min: 1, max: 10 };
@@ -128,4 +128,27 @@ test("a notice quotes at most a short, elided part of a bad value", () => {
   for (const problem of out.problems) assert.ok(problem.length < 80, problem);
   assert.match(out.problems[0], /unknown target "x{31}…"/);
   assert.equal(echo("short"), '"short"');
+});
+
+test("theme=light|dark is read; anything else is a problem quoted (cut short) and ignored", () => {
+  assert.deepEqual(readTheme(""), { theme: null, problem: null });
+  assert.deepEqual(readTheme("?theme=dark"), { theme: "dark", problem: null });
+  assert.deepEqual(readTheme("?embed=1&theme=light"), { theme: "light", problem: null });
+  for (const bad of ["Dark", "", "auto", "<img src=x onerror=alert(1)>", "x".repeat(200)]) {
+    const out = readTheme(`?theme=${encodeURIComponent(bad)}`);
+    assert.equal(out.theme, null);
+    assert.ok(out.problem.startsWith(`unknown theme ${echo(bad)}`), out.problem);
+    assert.ok(out.problem.length < 100);
+  }
+  // readUrlState reports it with the link's other problems, and the theme travels on.
+  const read = readUrlState("?theme=purple&family=nope", K);
+  assert.equal(read.theme, null);
+  assert.equal(read.problems.length, 1);
+  const resolved = resolveUrlState(readUrlState("?theme=dark&family=nope", K), catalog, START);
+  assert.equal(resolved.theme, "dark");
+  assert.equal(resolved.problems.length, 1); // the family's
+  // Writing the link back keeps the theme (other params are kept).
+  const search = writeUrlState({ target: "banana", family: "gaussian-full", optimizer: "lbfgs", k: null, natural: null, source: null }, "?theme=dark&embed=1");
+  assert.match(search, /theme=dark/);
+  assert.match(search, /embed=1/);
 });

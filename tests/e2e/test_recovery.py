@@ -194,3 +194,35 @@ def test_a_restart_says_what_it_could_not_keep(page, server):
     assert "not run again" in text and "Your view is back" not in text
     assert page.input_value("[data-testid=target-select]") != "custom"
     assert page.input_value("[data-testid=custom-source]") == loop
+
+
+HOSTILE_SOURCES = {
+    "syntax error": "def log_density(x, y) return x",
+    "NaN everywhere": "def log_density(x, y):\n    return float('nan') * x",
+    "raises": "def log_density(x, y):\n    raise RuntimeError('boom')",
+    "not a function": "log_density = 5",
+    "no decay": "def log_density(x, y):\n    return 0 * x",
+    "HTML in its error": "raise ValueError('<img src=x onerror=\"document.title=1\"><b>bold</b>')",
+    "exits": "import sys\nsys.exit(0)",
+    "bad extent": "extent = 'abc'\ndef log_density(x, y):\n    return -x**2 - y**2",
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_SOURCES))
+def test_a_broken_target_from_the_editor_is_refused_and_nothing_is_lost(page, server, name):
+    page.goto(server.base_url + "?target=ring&family=gaussian-diagonal")
+    wait_ready(page)
+    before = readouts(page)
+    page.click("#custom summary")
+    page.fill("[data-testid=custom-source]", HOSTILE_SOURCES[name])
+    page.click("[data-testid=custom-apply]")
+    text = wait_notice(page, "not accepted")
+    wait_idle(page)
+    assert len(text) < 400
+    assert page.locator("[data-testid=notice] img, [data-testid=notice] b").count() == 0
+    assert page.title() != "1"
+    assert page.input_value("[data-testid=target-select]") == "ring"
+    assert readouts(page) == before
+    page.click("[data-testid=step-button]")
+    wait_idle(page)
+    assert readouts(page)["elbo"] >= before["elbo"] - 1e-9

@@ -142,6 +142,8 @@ const resized = () => {
 const sizes = new ResizeObserver(resized);
 sizes.observe($("stage"));
 sizes.observe($("elbo-trace").parentElement);
+// An embed's plot gets the height the rest leaves in its frame: measure again when the rest changes.
+if (embedding.embed) sizes.observe(document.querySelector(".panel"));
 window.addEventListener("resize", resized);
 // The canvases take their colours from the style sheet, and hold still for reduced motion.
 for (const query of ["(prefers-color-scheme: dark)", "(prefers-reduced-motion: reduce)"]) {

@@ -206,3 +206,18 @@ def test_an_embed_has_a_legend_and_no_runtime_versions(article, page, server):
     page.wait_for_selector("#plot")
     assert page.is_visible(".hint") and not page.is_visible("[data-testid=legend]")
     assert "Pyodide" in page.inner_text("footer")
+
+
+@pytest.mark.parametrize("width", [375, 700])
+def test_more_controls_still_fit(article, width):
+    """A host that asks for more (controls=...) gets a smaller plot, not a scrollbar, even when
+    the samples' Monte Carlo line appears later."""
+    frame = article.open(width, "embed=1&controls=target,family,optimizer,trace,samples")
+    wait_frame_ready(frame)
+    before = fits(frame, "more controls")
+    frame.check("[data-testid=samples-toggle]")
+    frame.wait_for_function("!document.getElementById('mc-elbo').hidden", timeout=60_000, polling=100)
+    frame.wait_for_timeout(200)
+    after = fits(frame, "samples on")
+    assert after["plot"]["height"] <= before["plot"]["height"]
+    assert frame.is_visible("[data-testid=optimizer-select]") and frame.is_visible("[data-testid=mc-elbo]")

@@ -17,6 +17,21 @@ DARK_BG = "rgb(22, 24, 28)"
 LIGHT_BG = "rgb(255, 255, 255)"
 
 
+# Pixels of the trace canvas near the log Z line's colour in each theme (--trace-bound).
+TRACE_COLOURS = """() => {
+  const c = document.getElementById('elbo-trace');
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  const near = (i, [r, g, b]) => Math.abs(d[i] - r) + Math.abs(d[i + 1] - g) + Math.abs(d[i + 2] - b) < 30;
+  let light = 0, dark = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    if (d[i + 3] < 200) continue;
+    if (near(i, [11, 83, 148])) light++;
+    if (near(i, [140, 188, 240])) dark++;
+  }
+  return {light, dark};
+}"""
+
+
 def theme_of(page) -> str:
     return page.evaluate(BACKGROUND)
 
@@ -43,7 +58,10 @@ def test_theme_follows_the_system_unless_the_link_says(browser, server, scheme, 
         if query:
             assert query.lstrip("?") in page.evaluate("location.search")
         assert page.is_hidden("[data-testid=notice]")
-        # The trace's canvas took the theme's colours (its axis text is light on dark).
+        # The trace's canvas took the theme's colours: its log Z line is the theme's blue.
+        dark = expected == DARK_BG
+        counts = page.evaluate(TRACE_COLOURS)
+        assert counts["dark" if dark else "light"] > 20 and counts["light" if dark else "dark"] == 0, counts
         assert errors == []
     finally:
         context.close()

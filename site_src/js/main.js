@@ -154,6 +154,8 @@ $("notice-close").addEventListener("click", () => store.setNotice(""));
 // Room to spare (a tall window, not an article's iframe): show the explanations at once.
 if (window.innerHeight >= 860 && window.innerWidth >= 1000) { $("about").open = true; $("editor").open = true; }
 render(store.state);
+// Laid out, in its theme and drawn: now the page may show (style.css hides it until the script ran).
+delete document.documentElement.dataset.viBeforeScript;
 
 /** An embedded page off the screen pauses Optimize, and goes on when it is back. */
 function visibilityChanged(visible) {

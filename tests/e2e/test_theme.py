@@ -4,12 +4,16 @@ and with prefers-reduced-motion Optimize shows its end state without the animati
 
 from __future__ import annotations
 
+import functools
+import http.server
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .conftest import ARTIFACTS, ROOT, start_server, wait_ready
+from .conftest import ARTIFACTS, ROOT, _QuietHandler, start_server, wait_ready
 from .test_embed_layout import HOST, SEED_IFRAME, wait_frame_ready
 
 BACKGROUND = "getComputedStyle(document.body).backgroundColor"
@@ -180,3 +184,50 @@ def test_reduced_motion_shows_the_end_of_optimize_without_the_animation(browser,
     assert len(set(positions["no-preference"])) > 3  # animated: many positions on the way
     assert set(positions["reduce"]) == {positions["reduce"][0]}  # still until the end
     assert ends["reduce"] == ends["no-preference"]  # then the same end state
+
+
+class _SlowScript(_QuietHandler):
+    """Serves the site with its script held back, as a slow network would."""
+
+    def do_GET(self) -> None:
+        if self.path.split("?")[0].endswith("/assets/app.js"):
+            time.sleep(2.5)
+        try:
+            super().do_GET()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+def test_nothing_shows_before_the_script_has_chosen_theme_and_layout(browser, dist: Path, tmp_path: Path):
+    """A dark article, a reader whose system is light, a slow script: until the script has run,
+    the frame is see-through (the article's dark shows, no white box, no full-page layout);
+    then the dark compact embed."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_SlowScript, directory=str(dist)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    host = start_server(tmp_path)
+    src = f"http://127.0.0.1:{httpd.server_address[1]}/?embed=1&theme=dark"
+    (tmp_path / "article.html").write_text(HOST.format(iframe=SEED_IFRAME.format(src=src)).replace(
+        '<body style="margin: 0">', '<body style="margin: 0; background: #202124">'))
+    context = browser.new_context(color_scheme="light")
+    try:
+        page = context.new_page()
+        page.set_viewport_size({"width": 700, "height": 720})
+        page.goto(host.base_url + "article.html", wait_until="commit")
+        frame = page.wait_for_selector("iframe").content_frame()
+        frame.wait_for_selector("footer", state="attached")
+        early = frame.evaluate("""() => ({
+            script: !document.documentElement.hasAttribute('data-vi-before-script'),
+            visibility: getComputedStyle(document.body).visibility,
+            body: getComputedStyle(document.body).backgroundColor,
+            root: getComputedStyle(document.documentElement).backgroundColor})""")
+        assert early == {"script": False, "visibility": "hidden", "body": "rgba(0, 0, 0, 0)",
+                         "root": "rgba(0, 0, 0, 0)"}
+        frame.wait_for_function("!document.documentElement.hasAttribute('data-vi-before-script')",
+                                timeout=30_000, polling=100)
+        assert frame.evaluate("getComputedStyle(document.body).visibility") == "visible"
+        assert frame.evaluate(BACKGROUND) == DARK_BG
+        assert frame.get_attribute("html", "data-embed") == "1"
+    finally:
+        context.close()
+        httpd.shutdown()
+        host.httpd.shutdown()

@@ -133,7 +133,9 @@ def test_error_estimate_tracks_the_rule() -> None:
     fine = elbo(t, f, theta)
     assert abs(coarse.elbo - ref) > 1e-2
     assert abs(fine.elbo - ref) < ACCURACY
-    assert fine.order > 8 and fine.error < ACCURACY
+    # The raw ring has a cone point at its centre, so the rules converge only algebraically
+    # there: the error bound is honest (covers the difference), if a few times pessimistic.
+    assert fine.order > 8 and abs(fine.elbo - ref) <= fine.error < 5 * ACCURACY
 
 
 def test_undeclared_cone_point_error_is_reported() -> None:

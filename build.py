@@ -32,6 +32,7 @@ import jinja2
 import vi_core
 from sitegen import ROOT, BuildError
 from sitegen.bundle import gather_front_end, inline_assets
+from sitegen.claims import check_all
 from sitegen.config import load_config
 from sitegen.data import gather_data
 from sitegen.licences import license_notices
@@ -52,6 +53,8 @@ def build(out_dir: Path, config_path: Path, cache_dir: Path, local_dir: Path | N
 
     # Gather: all the data and files the pages need, checked.
     config = load_config(config_path, session)
+    claims = check_all(config, cache_dir / "claims")  # every scene's claims hold for what the page shows
+    print(f"Checked {claims} claim{'' if claims == 1 else 's'} of {len(config['scenes'])} scenes with vi_core")
     data = gather_data(config, session)
     wheel = build_wheel(ROOT, cache_dir / "wheel")
     runtime = gather_runtime(cache_dir, local_dir, offline,

@@ -9,7 +9,8 @@ The result is plain data::
     {"title": str,
      "defaults": {"target", "family", "optimizer", "natural": {means, scales, correlations,
                   weights} | None},
-     "scenes": [{"slug", "title", "text", "defaults": {...as above}}]}
+     "scenes": [{"slug", "title", "text", "claims": [{says, check, value}] (sitegen.claims),
+                 "defaults": {...as above}}]}
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sitegen import BuildError
+from sitegen.claims import parse_claims
 from vi_core.protocol import Session
 
 Config = dict[str, Any]
@@ -63,6 +65,7 @@ def parse_config(raw: dict, name: str, session: Session) -> Config:
             "slug": slug,
             "title": str(scene["title"]),
             "text": str(scene.get("text", "")),
+            "claims": parse_claims(scene.get("claims"), f"{where} ({slug})"),
             "defaults": {"target": scene["target"], "family": scene["family"],
                          "optimizer": scene.get("optimizer", defaults["optimizer"]),
                          "natural": natural},

@@ -338,9 +338,10 @@ _BUILTINS: dict[str, Target] = {
             can follow the bend piece by piece."""),
         _builtin("bimodal", "Bimodal", REFERENCE_EXTENT, 0.0, _bimodal_vg, """
             Two Gaussian blobs of weights 3/4 and 1/4 (a normalised mixture, Z = 1). KL(q||p)
-            is mode-seeking: a single Gaussian settles on one mode and ignores the other
-            (which one depends on where it starts), rather than spreading over the empty gap;
-            a two-component mixture can cover both."""),
+            is mode-seeking: a single Gaussian settles on one mode and ignores the other,
+            rather than spreading over the empty gap. Here it is always the heavier one: the
+            lighter mode is too close and too light to hold a Gaussian, even one started on
+            it. A two-component mixture can cover both."""),
         _builtin("nessie", "Nessie", REFERENCE_EXTENT, _NESSIE_LOG_Z, _nessie_vg, """
             A sea monster's neck and body: a curved ridge that rises steeply to the upper left
             and ends in a compact body on the right, where the density is cut off abruptly;
@@ -363,8 +364,9 @@ _BUILTINS: dict[str, Target] = {
             x ~ N(0, 0.5²) and y | x ~ N(0, 0.2 e^{2.5x}): the spread in y grows exponentially
             with x, and the mouth opens beyond the plot (about 4% of the mass lies outside it;
             Z = 1 counts it). No
-            Gaussian has a scale that depends on position, so q squeezes into the narrow
-            neck and misses the wide mouth: reverse-KL VI underestimates variance."""),
+            Gaussian has a scale that depends on position, so q settles in the middle,
+            narrower in x than p (sd about 0.37 against 0.5), and gives up both the thin neck
+            and the wide mouth: reverse-KL VI underestimates variance."""),
         _builtin("correlated-gaussian", "Correlated Gaussian", (-2.5, 3.5, -2.0, 2.5),
                  _CORR_LOG_Z, _correlated_vg, """
             A Gaussian with mean (0.5, 0.25), standard deviations 1 and 0.6 and correlation
@@ -404,8 +406,9 @@ _BUILTINS: dict[str, Target] = {
             The posterior of the mean μ (x-axis) and log-standard-deviation log σ (y-axis) of
             a normal distribution given 7 observations, with weak priors μ ~ N(0, 5²),
             log σ ~ N(0, 2²); log Z is the model evidence. The spread of μ shrinks with σ, a
-            mild funnel that is skewed in log σ: Gaussian q is close but not exact, and
-            mean-field misses the dependence."""),
+            mild funnel that is skewed in log σ: Gaussian q is close but not exact. The
+            dependence lies in that skew, not in a correlation, so mean field does as well as
+            a full covariance here."""),
         _builtin("logistic-regression", "Logistic regression", (-5.0, 1.0, -1.25, 3.25),
                  _LOGISTIC_LOG_Z, _logistic_vg, """
             The posterior of intercept (x-axis) and slope (y-axis) of a logistic regression on

@@ -118,7 +118,7 @@ export function createStore(catalog, init, { schedule = queueMicrotask } = {}) {
     }
     return {
       ghosts: ghosts.filter((g) => g.target === view.target).slice(-GHOSTS_KEPT),
-      trace: [[0, view.readouts.elbo]], traceOf: { target: view.target, family: view.family, k: view.k },
+      trace: [[0, view.readouts.elbo]], traceOf: { target: view.target, family: s.family, k: view.k }, // (view.family may be an alias: "mixture-full-3")
       iteration: 0, traceOptimizer: null,
     };
   };

@@ -466,7 +466,7 @@ def test_a_runaway_custom_target_can_be_restarted_without_losing_the_view(page, 
 # Links other than the page's own defaults: the build's precomputed views paint them before
 # Python is up, and they are exactly what the browser's vi_core computes once it is.
 PRECOMPUTED_LINKS = [
-    ("?embed=1&target=bimodal&family=gaussian-full", "bimodal"),  # the README's embed example
+    ("?embed=1&target=bimodal&family=gaussian-full", "bimodal"),  # an embed link
     ("?target=ring&family=mixture-3", "ring"),
     ("?target=funnel", "funnel"),
     ("?target=logistic-regression&family=mixture-full", "logistic-regression"),

@@ -78,10 +78,10 @@ test("a trace never mixes targets: another target drops every earlier run; anoth
   store.resetView(withKl(4));
   finishRun(store, 1, [-2, -1]);
   store.chooseFamily("mixture-full");
-  store.resetView({ ...withKl(4), family: "mixture-full", k: 3 });
+  store.resetView({ ...withKl(4), family: "mixture-full-3", k: 3 }); // vi_core names the view by its alias
   assert.deepEqual(store.state.ghosts.map((g) => g.label), ["Full Gaussian \u00b7 L-BFGS"]);
   finishRun(store, 2, [-1.9, -0.9]);
-  store.resetView({ ...withKl(4), family: "mixture-full", k: 3 });
+  store.resetView({ ...withKl(4), family: "mixture-full-3", k: 3 }); // vi_core names the view by its alias
   assert.deepEqual(store.state.ghosts.map((g) => g.label), ["Full Gaussian \u00b7 L-BFGS", "Mixture of K full Gaussians (K = 3) \u00b7 L-BFGS"]);
   store.chooseTarget("ring");
   store.resetView(onTarget("ring"));

@@ -24,6 +24,7 @@ import build
 from sitegen import BuildError
 from sitegen import runtime as rt
 from sitegen.bundle import inline_asset
+from sitegen.claims import check_all
 from sitegen.config import load_config, parse_config
 from sitegen.data import gather_data, initial_data
 from sitegen.render import render, script_json
@@ -464,3 +465,61 @@ def test_each_page_allows_only_what_it_needs():
     cdn = _csp(render(config, data, assets)["index.html"])
     assert cdn["connect-src"] == ["'self'", "https://example.invalid"]
     assert "https://example.invalid" in cdn["script-src"]
+
+
+# ------------------------------------------------------------------------------------ claims
+
+def _claimed(*claims: dict, **scene) -> dict:
+    return {"scenes": [{"slug": "mf", "title": "MF", "target": "banana", "family": "gaussian-diagonal",
+                        **scene, "claims": list(claims)}]}
+
+
+def test_a_true_claim_builds_and_a_false_one_stops_the_build_naming_the_scene(tmp_path):
+    same = {"says": "mean field loses nothing here",
+            "kl_same_as": {"family": "gaussian-full", "within": 0.001}}
+    config = parse_config(_claimed(same), "site.toml", Session())
+    assert check_all(config) == 1
+    worse = {"says": "mean field is much worse here",
+             "kl_worse_than": {"family": "gaussian-full", "by": 0.3}}
+    config = parse_config(_claimed(same, worse), "site.toml", Session())
+    with pytest.raises(BuildError, match=r"scene 'mf': the claim 'mean field is much worse here' is "
+                                         r"false .*KL\(gaussian-diagonal\) - KL\(gaussian-full\) = 0\.1451"):
+        check_all(config)
+    # A held claim is remembered for the same scene and vi_core; a false one never is.
+    cache = tmp_path / "claims"
+    check_all(parse_config(_claimed(same), "site.toml", Session()), cache)
+    assert len(list(cache.iterdir())) == 1
+    with pytest.raises(BuildError):
+        check_all(config, cache)
+    assert len(list(cache.iterdir())) == 1
+
+
+@pytest.mark.parametrize(("claim", "quantity"), [
+    ({"says": "Optimize gains 5 nats", "elbo_gain_above": 5.0}, "gain = "),
+    ({"says": "it ends on the right", "mean_x_above": 0.5}, "mean_x = "),
+    ({"says": "it is wide", "scale_x_above": 1.0}, "scale_x = "),
+    ({"says": "it is exact", "kl_below": 0.01}, "kl = "),
+])
+def test_each_kind_of_false_claim_is_caught(claim, quantity):
+    config = parse_config(_claimed(claim), "site.toml", Session())
+    with pytest.raises(BuildError, match=f"scene 'mf'.*{quantity}"):
+        check_all(config)
+
+
+@pytest.mark.parametrize(("claim", "message"), [
+    ({"kl_below": 1}, "needs says"),
+    ({"says": "x"}, "exactly one check"),
+    ({"says": "x", "kl_below": 1, "kl_above": 0}, "exactly one check"),
+    ({"says": "x", "kl_smaller": 1}, "unknown: kl_smaller"),
+    ({"says": "x", "kl_below": "small"}, "must be a number"),
+    ({"says": "x", "kl_worse_than": {"family": "gaussian-full"}}, "by = number"),
+])
+def test_a_malformed_claim_is_refused(claim, message):
+    with pytest.raises(BuildError, match=message):
+        parse_config(_claimed(claim), "site.toml", Session())
+
+
+def test_the_sites_scenes_carry_claims_and_they_hold():
+    config = load_config(ROOT / "site.toml")
+    assert all(scene["claims"] for scene in config["scenes"])
+    assert check_all(config) >= len(config["scenes"])

@@ -1,0 +1,87 @@
+"""The ELBO trace tells no lies: a run belongs to one target x family x K, a drag ends it, and
+nothing drawn sits above log Z. The trace exposes what it draws as JSON (data-series)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.e2e.conftest import wait_ready
+from tests.e2e.test_page import drag, readouts, wait_idle
+
+pytestmark = pytest.mark.e2e
+
+
+def series(page) -> list[dict]:
+    return json.loads(page.get_attribute("[data-testid=elbo-trace]", "data-series") or "[]")
+
+
+def optimize_to_end(page) -> None:
+    page.click("[data-testid=optimize-button]")
+    page.wait_for_function("/Converged|limit|without converging/.test("
+                           "document.querySelector('[data-testid=notice]').textContent)",
+                           timeout=120_000, polling=100)
+    wait_idle(page)
+
+
+def below_log_z(page, drawn: list[dict]) -> None:
+    r = readouts(page)
+    bound = r["log-z"] + 3 * max(r.get("log-z-error", 0.0), 1e-9)
+    for s in drawn:
+        for _, elbo in s["points"]:
+            assert elbo is None or elbo <= bound, (s["label"], elbo, r["log-z"])
+
+
+@pytest.mark.parametrize("switch", ["target", "family", "k"])
+def test_switching_target_family_or_k_starts_a_clean_trace(page, server, switch):
+    start = "family=mixture-full&k=1" if switch == "k" else "family=gaussian-diagonal"
+    page.goto(server.base_url + "?target=banana&" + start)
+    wait_ready(page)
+    optimize_to_end(page)
+    before = series(page)
+    assert len(before[-1]["points"]) > 2
+    old_points = {tuple(p) for p in before[-1]["points"][1:]}
+    if switch == "target":
+        page.select_option("[data-testid=target-select]", "bimodal")
+    elif switch == "family":
+        page.select_option("[data-testid=family-select]", "gaussian-full")
+    else:
+        page.select_option("[data-testid=k-select]", "2")
+    wait_idle(page)
+    after = series(page)
+    current = after[-1]
+    assert current["label"] == "q now" and len(current["points"]) == 1
+    assert not old_points & {tuple(p) for p in current["points"]}
+    if switch == "target":
+        assert after == [current]  # earlier runs of another target are not drawn at all
+    else:
+        # The same target: the earlier run may stay, as a labelled ghost.
+        ran = "Mixture of K full Gaussians (K = 1)" if switch == "k" else "Diagonal Gaussian (mean field)"
+        assert [s["label"] for s in after[:-1]] == [ran + " \u00b7 L-BFGS"]
+    below_log_z(page, after)
+
+
+def test_a_drag_ends_the_run_and_the_next_optimize_climbs_from_there(page, server):
+    page.goto(server.base_url + "?target=banana&family=gaussian-full")
+    wait_ready(page)
+    optimize_to_end(page)
+    assert "Converged" in page.text_content("[data-testid=notice]")
+    drag(page, "handle-0", 60, 40)
+    page.wait_for_function("() => !document.querySelector('[data-testid=notice]').textContent.trim()", polling=100)
+    wait_idle(page)
+    dragged = readouts(page)["elbo"]
+    current = series(page)[-1]
+    assert current["points"] == [[0, pytest.approx(dragged, abs=1e-9)]]
+    page.click("[data-testid=optimize-button]")
+    page.wait_for_function("/Converged/.test(document.querySelector('[data-testid=notice]').textContent)",
+                           timeout=120_000, polling=100)
+    wait_idle(page)
+    drawn = series(page)
+    run = drawn[-1]
+    assert run["label"] == "Full-covariance Gaussian \u00b7 L-BFGS"
+    assert run["points"][0] == [0, pytest.approx(dragged, abs=1e-9)]
+    assert run["points"][1][0] == 1  # iterations count per run
+    assert run["points"][-1][1] > dragged + 1  # the climb back is drawn
+    assert [s["label"] for s in drawn[:-1]] == ["Full-covariance Gaussian \u00b7 L-BFGS"]  # the first run, greyed
+    below_log_z(page, drawn)

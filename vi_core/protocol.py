@@ -103,14 +103,16 @@ TARGET_GRID = (144, 108)
 #: How the page animates a run of each optimizer: ``steps_per_frame`` iterations every
 #: ``frame_ms`` ms, at most ``budget_ms`` of Python per frame; every ``speedup_every`` frames
 #: both double (up to ``max_speedup`` times, the budget up to ``max_budget_ms``), so the first
-#: frames are for watching and the rest for arriving. L-BFGS takes few, big steps (one per
-#: frame, to watch each); the first-order optimizers take hundreds of small ones.
+#: frames are for watching and the rest for arriving. L-BFGS takes few, big steps: one per
+#: 150 ms frame, so that its usual 10-30 iterations take 1.5-3 s and a reader sees q move and
+#: the trace rise step by step (at 50 ms a default run was over in under a second); the
+#: first-order optimizers take hundreds of small ones, two per 50 ms frame.
 _FRAME = {"frame_ms": 50, "budget_ms": 25, "speedup_every": 40, "max_speedup": 1024,
           "max_budget_ms": 200}
 PACING: dict[str, Json] = {
     "gradient-ascent": {**_FRAME, "steps_per_frame": 2},
     "adam": {**_FRAME, "steps_per_frame": 2},
-    "lbfgs": {**_FRAME, "steps_per_frame": 1},
+    "lbfgs": {**_FRAME, "frame_ms": 150, "steps_per_frame": 1, "speedup_every": 16},
 }
 _MAX_SAMPLES = 20000
 #: The most draws ``diagnostics`` takes for the IW-ELBO (iw_k x iw_n): ~0.1 s of Python.

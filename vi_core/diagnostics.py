@@ -4,7 +4,7 @@ sample size, and the importance-weighted bound (IW-ELBO).
 With draws z_1..z_S ~ q and log weights log w_s = log p~(z_s) - log q(z_s):
 
 * **PSIS k̂** (Vehtari, Simpson, Gelman, Yao & Gabry, "Pareto smoothed importance sampling",
-  arXiv:1507.02646, JMLR 25(72), 2024): fit a generalized Pareto distribution to the largest
+  arXiv:1507.02646, 2015; the revised version published in JMLR, 2024): fit a generalized Pareto distribution to the largest
   weights; its shape k̂ estimates how heavy the weights' right tail is. The weights have
   finite variance when k < 1/2 and a finite mean when k < 1; in practice k̂ < 0.5 is good,
   0.5..0.7 usable, and k̂ > 0.7 means q misses tail mass of p and importance sampling (and
@@ -16,8 +16,8 @@ With draws z_1..z_S ~ q and log weights log w_s = log p~(z_s) - log q(z_s):
 
       L_K = E[ log (1/K) Σ_{i=1..K} p~(z_i) / q(z_i) ],
 
-  so L_1 = ELBO <= L_K <= L_{K+1} <= log Z, and L_K -> log Z as K -> ∞ when the weights have a
-  finite mean. Estimated by the mean over independent groups, with its standard error.
+  so L_1 = ELBO <= L_K <= L_{K+1} <= log Z, and L_K -> log Z as K -> ∞ (q > 0 wherever
+  p~ > 0, which holds for Gaussian q). Estimated by the mean over independent groups, with its standard error.
 
 **The honest limit.** All three only see where q puts its draws. A q that sits exactly on one of
 two far-apart modes of p has (almost) constant weights on its own draws: k̂ ≈ 0 (or below) and
@@ -144,10 +144,12 @@ def _gpd_quantile(p: np.ndarray, k: float, sigma: float) -> np.ndarray:
 def psis_khat(log_weights: Any) -> PsisResult:
     """Pareto smoothed importance sampling of log weights log w_s (any additive constant).
 
-    Follows Vehtari et al., "Pareto smoothed importance sampling" (arXiv:1507.02646; JMLR
-    2024), as the loo R package and ArviZ implement it, with r_eff = 1 (independent draws):
+    Follows the JMLR (2024) version of Vehtari et al., "Pareto smoothed importance sampling"
+    (arXiv:1507.02646), step for step as the loo R package (``psis``, ``gpdfit(wip = TRUE)``)
+    and ArviZ (``psislw``) implement it, with r_eff = 1 (independent draws from q); checked
+    against ArviZ 0.23.4 to 1e-10 (tests/unit/test_diagnostics.py):
 
-    1. the tail is the M = ceil(min(S/5, 3 sqrt(S))) largest weights, the cutoff u the
+    1. the tail is the M = ceil(min(S/5, 3 sqrt(S / r_eff))) largest weights, the cutoff u the
        (M+1)-th largest;
     2. a GPD is fitted to the exceedances w - u of the tail (``gpd_fit``, Zhang & Stephens with
        the weakly informative prior k̂ <- (M k̂ + 5) / (M + 10));

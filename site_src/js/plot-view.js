@@ -55,6 +55,8 @@ export function holdsStill(state) {
 }
 
 /** The extent on show: the grid's once loaded, else the target's entry, else the default's. */
+const MIN_PLOT_PX = 96;
+
 function extentOf(state, catalog, fallbackTarget) {
   if (state.targetGrid) return state.targetGrid.extent;
   const entry = targetEntry(catalog, state.target, state.customTarget) || catalog.target(fallbackTarget);
@@ -90,8 +92,9 @@ export function createPlotView(catalog, fallbackTarget) {
     const extent = extentOf(state, catalog, fallbackTarget);
     const aspect = (extent[3] - extent[2]) / (extent[1] - extent[0]);
     if (!room) room = measure();
-    const width = Math.floor(Math.min(room.plotWidth, room.plotMaxHeight / aspect));
-    const height = Math.floor(width * aspect);
+    // Never a zero-sized canvas (drawImage throws on one): at worst a small plot that overflows.
+    const width = Math.max(MIN_PLOT_PX, Math.floor(Math.min(room.plotWidth, room.plotMaxHeight / aspect)));
+    const height = Math.max(MIN_PLOT_PX / 4, Math.floor(width * aspect));
     const ratio = window.devicePixelRatio || 1;
     const sameExtent = frame && frame.extent.every((v, i) => v === extent[i]);
     if (!frame || frame.width !== width || frame.height !== height || !sameExtent) {

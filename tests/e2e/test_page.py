@@ -535,12 +535,17 @@ def test_link_problems_are_short_and_say_what_was_dropped(page, page_log, server
 
 @pytest.mark.parametrize("query", ["?target=__proto__", "?target=constructor", "?target=toString",
                                    "?family=toString", "?family=hasOwnProperty",
-                                   "?optimizer=__proto__", "?k=__proto__"])
+                                   "?optimizer=__proto__", "?k=__proto__",
+                                   "?target=%3Cimg%20src%3Dx%20onerror%3D%22document.title%3D1%22%3E",
+                                   "?family=%3Cscript%3Edocument.title%3D1%3C%2Fscript%3E"])
 def test_prototype_names_in_a_link_are_unknown_ids(page, page_log, server, query):
     """Ids are looked up among the catalog's own entries: a name every JS object has is just
-    an unknown id (a notice, the default), never a hang or a function sent to the worker."""
+    an unknown id (a notice, the default), never a hang or a function sent to the worker. Markup
+    in an id is quoted as text, never inserted as HTML."""
     page.goto(server.base_url + query)
     wait_ready(page)
     assert "The link had problems" in page.text_content("[data-testid=notice]")
+    assert page.locator("[data-testid=notice] img, [data-testid=notice] script").count() == 0
+    assert page.title() != "1"
     assert page.get_attribute("[data-testid=elbo]", "data-value") != ""
     assert_clean(page_log)

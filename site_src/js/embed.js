@@ -4,25 +4,34 @@
 // whenever it changes, and once that it is ready, postMessage({type: "vi-demo:ready"}). It
 // listens to no message from the host.
 
+import { echo } from "./url-state.js";
+
 export const EMBED_CONTROLS = ["target", "family", "trace"];
 export const ALL_CONTROLS = ["target", "family", "optimizer", "trace", "samples", "editor", "custom", "about"];
 
-/** What the query asks for: {embed, shown: [control], unknown: [name]}. Pure. */
+/** What the query asks for: {embed, shown: [control], unknown: [name], fellBack: whether only
+ * unknown names were asked for, so the defaults show}. Pure. */
 export function readEmbedding(search) {
   const params = new URLSearchParams(search);
   const embed = params.get("embed") === "1";
   let shown = embed ? EMBED_CONTROLS : ALL_CONTROLS;
   let unknown = [];
+  let fellBack = false;
   if (params.has("controls")) {
     const asked = params.get("controls").split(",").map((c) => c.trim()).filter(Boolean);
     unknown = asked.filter((c) => !ALL_CONTROLS.includes(c));
-    shown = asked.filter((c) => ALL_CONTROLS.includes(c));
+    // Only unknown names (a typo, say): the defaults, not a page with every control hidden.
+    fellBack = unknown.length > 0 && unknown.length === asked.length;
+    if (!fellBack) shown = asked.filter((c) => ALL_CONTROLS.includes(c));
   }
-  return { embed, shown, unknown };
+  return { embed, shown, unknown, fellBack };
 }
 
-export function unknownControlsNotice(unknown) {
-  return unknown.length ? `Unknown controls ignored: ${unknown.join(", ")} (known: ${ALL_CONTROLS.join(", ")}).` : "";
+/** The notice for unknown controls= names: a few of them, each quoted short. */
+export function unknownControlsNotice(unknown, shownDefaults = false) {
+  if (!unknown.length) return "";
+  const named = unknown.slice(0, 3).map(echo).join(", ") + (unknown.length > 3 ? ` and ${unknown.length - 3} more` : "");
+  return `Unknown controls ignored: ${named} (known: ${ALL_CONTROLS.join(", ")})${shownDefaults ? "; showing the default controls" : ""}.`;
 }
 
 /** Lay the page out as asked (before the first paint). */

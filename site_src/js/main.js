@@ -45,7 +45,8 @@ if (window.parent !== window) {
   reportReady();
 }
 const url = resolveUrlState(readUrlState(location.search, catalog.kLimits()), catalog, initial.defaults);
-const noticeText = url.problems.length ? `The link had problems: ${url.problems.join("; ")}.` : unknownControlsNotice(embedding.unknown);
+const noticeText = [url.problems.length ? `The link had problems: ${url.problems.join("; ")}.` : "",
+  unknownControlsNotice(embedding.unknown, embedding.fellBack)].filter(Boolean).join(" ");
 
 // Code in the link waits for the visitor's consent (consent.js); meanwhile a built-in target
 // shows, and q from the link (which belongs to that code's target) waits with it.

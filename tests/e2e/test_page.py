@@ -549,3 +549,13 @@ def test_prototype_names_in_a_link_are_unknown_ids(page, page_log, server, query
     assert page.title() != "1"
     assert page.get_attribute("[data-testid=elbo]", "data-value") != ""
     assert_clean(page_log)
+
+
+def test_unknown_controls_fall_back_to_the_defaults_with_their_own_notice(page, page_log, server):
+    page.goto(f"{server.base_url}?target=nope&controls=foo")
+    wait_ready(page)
+    notice = page.text_content("[data-testid=notice]")
+    assert "The link had problems" in notice and 'Unknown controls ignored: "foo"' in notice
+    assert "showing the default controls" in notice
+    assert page.is_visible("[data-testid=target-select]") and page.is_visible("[data-testid=family-select]")
+    assert_clean(page_log)

@@ -28,11 +28,17 @@ test("readout texts", () => {
 });
 
 test("embedding: ?embed=1 shows the essentials, ?controls= picks, unknown names are reported", () => {
-  assert.deepEqual(readEmbedding(""), { embed: false, shown: ALL_CONTROLS, unknown: [] });
-  assert.deepEqual(readEmbedding("?embed=1"), { embed: true, shown: EMBED_CONTROLS, unknown: [] });
+  assert.deepEqual(readEmbedding(""), { embed: false, shown: ALL_CONTROLS, unknown: [], fellBack: false });
+  assert.deepEqual(readEmbedding("?embed=1"), { embed: true, shown: EMBED_CONTROLS, unknown: [], fellBack: false });
   assert.deepEqual(readEmbedding("?embed=1&controls=optimizer, samples,,bogus"),
-    { embed: true, shown: ["optimizer", "samples"], unknown: ["bogus"] });
-  assert.match(unknownControlsNotice(["bogus"]), /^Unknown controls ignored: bogus \(known: target, family/);
+    { embed: true, shown: ["optimizer", "samples"], unknown: ["bogus"], fellBack: false });
+  assert.deepEqual(readEmbedding("?controls="), { embed: false, shown: [], unknown: [], fellBack: false }); // asked for none
+  // Only unknown names (controls=foo): the defaults show, and the notice says so.
+  assert.deepEqual(readEmbedding("?embed=1&controls=foo"), { embed: true, shown: EMBED_CONTROLS, unknown: ["foo"], fellBack: true });
+  assert.match(unknownControlsNotice(["foo"], true), /^Unknown controls ignored: "foo" \(known: target, .*\); showing the default controls\.$/);
+  assert.match(unknownControlsNotice(["bogus"]), /^Unknown controls ignored: "bogus" \(known: target, family/);
+  const many = unknownControlsNotice(["a".repeat(200), "b", "c", "d", "e"]);
+  assert.ok(many.length < 200 && many.includes("and 2 more"), many);
   assert.equal(unknownControlsNotice([]), "");
 });
 

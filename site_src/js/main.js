@@ -121,14 +121,22 @@ const renderers = [plotView.render, handles.render, renderReadouts, editor.rende
 /** Draw the state. A part that fails to draw (a canvas the browser refuses, say) does not take
  * the others with it: the status, controls and link still follow the state, and the notice
  * says what failed (an action, scheduled after this render, not a write from it). */
+let drawFailure = ""; // the notice about a part that could not be drawn, while it shows
 function render(state) {
+  let failed = "";
   for (const part of renderers) {
     try {
       part(state);
     } catch (err) {
-      const text = `Part of the page could not be drawn (${String(err && err.message).slice(0, 120)}); the rest works.`;
-      queueMicrotask(() => { if (store.state.notice.text !== text) store.setNotice(text, "error"); });
+      failed = failed || `Part of the page could not be drawn (${String(err && err.message).slice(0, 120)}); the rest works.`;
     }
+  }
+  if (failed && state.notice.text !== failed) {
+    drawFailure = failed;
+    queueMicrotask(() => store.setNotice(failed, "error"));
+  } else if (!failed && drawFailure && state.notice.text === drawFailure) {
+    drawFailure = ""; // drawn after all: the notice goes
+    queueMicrotask(() => { if (store.state.notice.text === state.notice.text) store.setNotice(""); });
   }
 }
 

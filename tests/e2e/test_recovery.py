@@ -226,3 +226,43 @@ def test_a_broken_target_from_the_editor_is_refused_and_nothing_is_lost(page, se
     page.click("[data-testid=step-button]")
     wait_idle(page)
     assert readouts(page)["elbo"] >= before["elbo"] - 1e-9
+
+
+def test_a_failure_in_the_first_render_leaves_a_working_page_that_says_so(page, server):
+    """A canvas the browser refuses to draw (here: drawImage throws, the first few times) must
+    not leave the page stuck in "loading": the status, controls and readouts still follow the
+    state, and the notice says what failed."""
+    page.add_init_script("""(() => {
+      const real = CanvasRenderingContext2D.prototype.drawImage;
+      window.canvasBroken = true;
+      CanvasRenderingContext2D.prototype.drawImage = function (...args) {
+        if (window.canvasBroken) throw new Error("the canvas is unavailable");
+        return real.apply(this, args);
+      };
+    })();""")
+    page.goto(server.base_url)
+    wait_ready(page)
+    assert "could not be drawn (the canvas is unavailable)" in notice(page)
+    assert page.get_attribute("[data-testid=elbo]", "data-value") not in ("", None)
+    page.click("[data-testid=step-button]")
+    wait_idle(page)
+    assert "could not be drawn" in notice(page)
+    # Drawn after all: the notice goes.
+    page.evaluate("window.canvasBroken = false")
+    page.click("[data-testid=step-button]")
+    page.wait_for_function("() => !/could not be drawn/.test(document.querySelector('[data-testid=notice]').textContent)",
+                           polling=100)
+
+
+def test_url_updates_do_not_fetch_the_favicon_again(page, server):
+    """The icon is inline (a data: URL): the link changing under a drag or a run costs nothing."""
+    icons: list[str] = []
+    page.on("request", lambda r: "favicon" in r.url and icons.append(r.url))
+    page.goto(server.base_url)
+    wait_ready(page)
+    before = page.url
+    page.click("[data-testid=optimize-button]")
+    wait_notice(page, "Converged", timeout=120_000)
+    assert page.url != before  # the link followed q
+    assert icons == []
+    assert page.get_attribute("link[rel=icon]", "href").startswith("data:image/svg+xml")

@@ -11,14 +11,19 @@ written per component in q's own coordinates, x = m_k + L_k z with z ~ N(0, I):
     E_q[g] = sum_k pi_k E_z[g(m_k + L_k z)].
 
 **Deterministic estimator** (``elbo``): E_z is a product Gauss-Hermite rule of order n
-(n^2 nodes, probabilists' weights normalised to sum 1, products below 1e-16 dropped). A fixed
+(n^2 nodes, probabilists' weights normalised to sum 1, products below 1e-16 dropped, or below
+1e-40 where the outermost kept shell shows that log p~ outgrows the weights). A fixed
 order aliases on thin or oscillating targets, and an optimizer would exploit that, so the
-order is adaptive: rules are taken from a fixed ladder (6, 8, 11, 16, ...), and the first pair
-of consecutive rungs whose ELBOs differ by at most ``tol`` wins; the higher rung's value is
-returned and the difference is reported as ``error``. Within one rung the estimate is a smooth
-function of theta, and where the rung changes the jump is far below ``tol`` (the finer rule is
-much more accurate than the difference it was accepted on). Optimizers still compare two points
-on one rule (``min_order``) so that a line search never sees such a jump.
+order is adaptive: rules are taken from a fixed ladder (6, 8, 11, 16, ...), and the first rung
+whose error bound is at most ``tol`` wins; its value is returned with the bound as ``error``.
+The bound (``_ladder_error``) comes from the last four differences of consecutive rungs (coarser
+rules 2, 3, 4 serve as history, evaluated in one batch): when they fall fast (spectral
+convergence, smooth log p~) it is the last difference; otherwise (kinks, jumps in a derivative,
+unresolved oscillations: algebraic convergence, where one difference can be hundreds of times
+below the error) it is a bound for an error decaying like n^-1.5. Unless the rules agree to
+rounding the error is at least 2 tol. Within one rung the estimate is a smooth function of
+theta; optimizers compare two points on one rule (``min_order``) so that a line search never
+sees a change of rung.
 
 For a single Gaussian the entropy is closed form, 1 + log 2 pi + log|L|. For a mixture
 log q has no closed form and -E_q[log q] uses the same nodes.
@@ -100,8 +105,8 @@ _DEEP_PRUNE = 1e-40
 class ElboResult:
     """One ELBO estimate: ``elbo = expected_log_density + entropy``.
 
-    ``error`` is the estimated absolute error (deterministic: difference between the two
-    finest rules; Monte Carlo: standard error), ``grad`` the gradient w.r.t. theta (or None),
+    ``error`` is the estimated absolute error (deterministic: the bound of ``_ladder_error``
+    plus what thin components or pruned nodes may hide; Monte Carlo: standard error), ``grad`` the gradient w.r.t. theta (or None),
     ``n_nodes`` the number of target evaluations in the returned estimate, ``order`` the
     Gauss-Hermite order per axis (0 for Monte Carlo).
     """
@@ -456,9 +461,6 @@ def elbo(target: Density, family: Family, theta: Any, *, with_grad: bool = True,
     off = len(_HISTORY)
     result, shell = _ladder(target, family, theta, parts, closed, start + off, top + off,
                             with_grad, tol, unseen, _PRUNE)
-    if shell > 0.1 * tol and np.isfinite(result.elbo):
-        result, shell = _ladder(target, family, theta, parts, closed, start + off, top + off,
-                                with_grad, tol, unseen, _DEEP_PRUNE)
     if shell > 0.0:
         result = dataclasses.replace(result, error=result.error + shell)
     return result
@@ -468,7 +470,9 @@ def _ladder(target: Density, family: Family, theta: np.ndarray, parts, closed: b
             top: int, with_grad: bool, tol: float, unseen: float, prune: float
             ) -> tuple[ElboResult, float]:
     """The ladder of ``elbo`` from rung ``j`` of _FULL up to ``top``, on rules pruned at
-    ``prune``: (result, the accepted rule's ``_pruned_mass``)."""
+    ``prune``: (result, the accepted rule's ``_pruned_mass``). If a rule's pruned shell holds
+    more than a tenth of max(tol, the current bound), the ladder goes on from that rung with
+    rules pruned at _DEEP_PRUNE."""
     first = max(0, j - _N_DIFFS)
     values = _batch_values(target, family, theta, _FULL[first:j], closed, parts, prune)
     if not np.isfinite(values[-1]):
@@ -481,6 +485,10 @@ def _ladder(target: Density, family: Family, theta: np.ndarray, parts, closed: b
         values.append(cur.value)
         lo = max(first, j - _N_DIFFS)
         err = _ladder_error(_FULL[lo:j + 1], values[lo - first:])
+        shell = _pruned_mass(cur, prune)
+        if shell > 0.1 * max(tol, err) and prune > _DEEP_PRUNE:
+            return _ladder(target, family, theta, parts, closed, j, top, with_grad, tol,
+                           unseen, _DEEP_PRUNE)
         if j >= top and err > tol:
             err = max(err, _ladder_error(_FULL[lo:j + 1], values[lo - first:], algebraic=True))
         if err <= tol or j >= top:
@@ -490,7 +498,7 @@ def _ladder(target: Density, family: Family, theta: np.ndarray, parts, closed: b
                 # agreement to rounding is trusted.
                 err = max(err, _TOL_FLOOR * tol)
             grad = cur.grad() if with_grad else None
-            return _result(cur, err + unseen, grad, _FULL[j]), _pruned_mass(cur, prune)
+            return _result(cur, err + unseen, grad, _FULL[j]), shell
         j += 1
 
 

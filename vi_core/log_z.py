@@ -153,7 +153,9 @@ def _cell_keys(level: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return (level.astype(np.int64) << 56) | (i.astype(np.int64) << 28) | j.astype(np.int64)
 
 
-def _blind_neighbours(level, ci, cj, rim_values, own_max, min_mass):
+def _blind_neighbours(level: np.ndarray, ci: np.ndarray, cj: np.ndarray,
+                      rim_values: np.ndarray, own_max: np.ndarray, min_mass: float
+                      ) -> np.ndarray:
     """Indices of cells that are blind to mass at their edge.
 
     Gauss–Kronrod nodes stay off a cell's boundary, so a peak narrower than the node spacing
@@ -217,7 +219,10 @@ def compute_log_z(
     full. Cells are refined until the estimated relative error of Z (= absolute error of log Z)
     is below ``rel_tol`` or ``max_evals`` points have been evaluated; if the estimate is then
     still above ``accept_rel_error`` the integral is taken to diverge (or to have features too
-    fine to resolve) and TargetError is raised, as it is for NaN or +inf values.
+    fine to resolve: "too peaked or too rough") and TargetError is raised, as it is for NaN or
+    +inf values; between ``rel_tol`` and ``accept_rel_error`` the value is returned with its
+    (honest, larger) error, e.g. for a hard cut-off (a jump) or a steep kink line off the
+    cells' edges, which converge only algebraically.
 
     Peaks of any width down to ~1e-7 of the extent are found wherever they are, because every
     comparison is made in log space relative to each cell's own largest value (the cell nearest
@@ -237,7 +242,8 @@ def compute_log_z(
     ci, cj = (a.ravel() for a in np.meshgrid(idx, idx, indexing="ij"))
     level = np.zeros(len(ci), dtype=np.int64)
 
-    def bounds(level, ci, cj):
+    def bounds(level: np.ndarray, ci: np.ndarray, cj: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         w = 2.0 / _BASE * np.exp2(-level.astype(float))
         s0, t0 = -1.0 + ci * w, -1.0 + cj * w
         return s0, s0 + w, t0, t0 + w
@@ -303,9 +309,9 @@ def compute_log_z(
     if not (np.isfinite(total) and total > 0.0) or rel > accept_rel_error:
         raise TargetError(
             f"log Z did not converge (estimated error {rel:.1e} after {evals} evaluations): "
-            "either the density is not normalisable (make it decay in every direction) or it "
-            "is too peaked or too rough for the quadrature (spikes, kinks or oscillations far "
-            "finer than the extent): widen or smooth them, or shrink the extent around them"
+            "the density must be normalisable (make it decay in every direction), and not too "
+            "peaked or too rough for the quadrature (spikes, kinks or oscillations far finer "
+            "than the extent: widen or smooth them, or shrink the extent around them)"
         )
     log_z = float(peak + math.log(total))
     # Rounding: log p~ itself carries ~1 ulp of |peak|.

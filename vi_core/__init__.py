@@ -10,8 +10,11 @@ and in Pyodide::
     print(result.elbo, result.log_z, result.kl)
 
 The modules form one-way layers (each imports only those before it): errors -> target ->
-targets, log_z, custom_target -> families -> diagnostics -> elbo -> optimize -> starts -> fit ->
-protocol, cli. ``vi_core.protocol`` (the page's JSON door) is not imported here.
+targets, log_z, custom_target -> families -> flow_family -> diagnostics -> elbo -> optimize ->
+starts -> fit -> flows -> protocol, cli. ``vi_core.protocol`` (the page's JSON door) is not
+imported here. Flow families (``flow``, ``flow-N``: planar layers inside an affine map) have
+their own ELBO and fit in ``vi_core.flows`` (``fit_flow``); importing this package registers
+them with ``get_family``.
 """
 
 __version__ = "0.1.0"
@@ -36,6 +39,15 @@ from vi_core.elbo import ElboResult, EntropyResult, elbo, elbo_mc, entropy
 from vi_core.errors import FamilyError, OptimizerError, TargetError, VIError
 from vi_core.families import MAX_COMPONENTS, Family, family_ids, get_family
 from vi_core.fit import FitResult, fit
+from vi_core.flow_family import FlowFamily
+from vi_core.flows import (
+    FlowCheck,
+    check_flow,
+    fit_flow,
+    flow_elbo,
+    flow_elbo_mc,
+    initial_flow_params,
+)
 from vi_core.log_z import compute_log_z
 from vi_core.optimize import (
     OPTIMIZERS,
@@ -64,6 +76,8 @@ __all__ = [
     "Family",
     "FamilyError",
     "FitResult",
+    "FlowCheck",
+    "FlowFamily",
     "IwElboResult",
     "Objective",
     "OptState",
@@ -75,6 +89,7 @@ __all__ = [
     "TargetError",
     "VIError",
     "__version__",
+    "check_flow",
     "compute_log_z",
     "diagnose",
     "elbo",
@@ -82,10 +97,14 @@ __all__ = [
     "entropy",
     "family_ids",
     "fit",
+    "fit_flow",
+    "flow_elbo",
+    "flow_elbo_mc",
     "get_family",
     "get_optimizer",
     "get_target",
     "gpd_fit",
+    "initial_flow_params",
     "initial_params",
     "iw_elbo",
     "khat_reading",

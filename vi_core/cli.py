@@ -7,8 +7,9 @@
     python -m vi_core sample (--target ID | --target-file PATH) --family ID
                              --theta-json '[...]' [--n N] [--seed S] [--json]
 
-``fit --json`` prints one JSON object: ``FitResult.to_dict()`` and the diagnostics of the fitted
-q (``vi_core.diagnostics.Diagnostics.to_dict()``: khat, ess, khat_draws, iw_elbo {value, se, k,
+``fit --json`` prints one JSON object: ``FitResult.to_dict()`` (for ``flow``/``flow-N`` from
+``vi_core.flows.fit_flow``, whose ``message`` reports its Monte Carlo check) and the diagnostics
+of the fitted q (``vi_core.diagnostics.Diagnostics.to_dict()``: khat, ess, khat_draws, iw_elbo {value, se, k,
 n}, khat_reading, seed; seeded by ``--seed``, the fit itself being deterministic); without
 ``--json`` a table and the reading of k̂. ``sample --json`` prints ``{"points": [[x, y], ...],
 "log_q": [...]}``: n draws from q at ``theta`` (what ``fit --json`` returns as ``theta``) and
@@ -30,8 +31,10 @@ import numpy as np
 from vi_core.custom_target import target_from_source
 from vi_core.diagnostics import KHAT_CAVEAT, check_seed, diagnose
 from vi_core.errors import VIError
-from vi_core.families import MAX_COMPONENTS, family_ids, get_family
+from vi_core.families import MAX_COMPONENTS, MAX_FLOW_LAYERS, family_ids, get_family
 from vi_core.fit import fit
+from vi_core.flow_family import FlowFamily
+from vi_core.flows import fit_flow
 from vi_core.optimize import OPTIMIZERS
 from vi_core.targets import get_target, target_ids
 
@@ -104,6 +107,10 @@ def _cmd_families(args: argparse.Namespace) -> None:
                   for e in entries], ["id", "name", "K", "params"]))
     print(f"\nmixture-full takes K = 1..{MAX_COMPONENTS} as mixture-full-K "
           f"(default K = {get_family('mixture-full').n_components}).")
+    flow = get_family("flow")
+    assert isinstance(flow, FlowFamily)
+    print(f"flow takes N = 1..{MAX_FLOW_LAYERS} planar layers as flow-N "
+          f"(default N = {flow.n_layers}).")
 
 
 def _load_target(args: argparse.Namespace) -> Any:
@@ -128,7 +135,10 @@ def _cmd_fit(args: argparse.Namespace) -> None:
     family = get_family(args.family)
     target = _load_target(args)
     seed = check_seed(args.seed)
-    result = fit(target, family, args.optimizer)
+    if isinstance(family, FlowFamily):  # its own ELBO, and a Monte Carlo check (seeded)
+        result = fit_flow(target, family, args.optimizer, seed=seed)
+    else:
+        result = fit(target, family, args.optimizer)
     diag = diagnose(target, family, result.theta, seed=seed)
     out = {**result.to_dict(), **diag.to_dict()}
     if args.json:

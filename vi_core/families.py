@@ -25,7 +25,7 @@ component; ``from_natural(to_natural(theta)) == theta`` to rounding.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -33,8 +33,8 @@ import numpy as np
 from vi_core._numeric import log_cosh, logsumexp
 from vi_core.errors import FamilyError
 
-__all__ = ["DEFAULT_MIXTURE_FULL_K", "MAX_COMPONENTS", "Family", "Kind", "family_ids",
-           "gaussian_entropy", "get_family"]
+__all__ = ["DEFAULT_MIXTURE_FULL_K", "MAX_COMPONENTS", "MAX_FLOW_LAYERS", "Family", "Kind",
+           "family_ids", "gaussian_entropy", "get_family", "is_flow_id", "register_flow_builder"]
 
 #: The largest K a family may have (``mixture-full-K``, K = 1..MAX_COMPONENTS).
 MAX_COMPONENTS = 10
@@ -325,17 +325,46 @@ def gaussian_entropy(a: Any, b: Any, u: Any) -> np.ndarray:
 
 _BASE = ("gaussian-isotropic", "gaussian-diagonal", "gaussian-full", "mixture-3", "mixture-10",
          "mixture-full")
+#: Flow families (``vi_core.flow_family.FlowFamily``, a later layer): ``flow`` (8 planar
+#: layers) and ``flow-N``, N = 1..MAX_FLOW_LAYERS. Their ELBO and fit are in ``vi_core.flows``.
+_FLOWS = ("flow",)
+MAX_FLOW_LAYERS = 32
+#: Builds a flow family from its id. ``vi_core.flow_family`` registers it when imported, which
+#: ``import vi_core`` (run before any ``vi_core.*`` module) always does; the registry keeps the
+#: layers one-way (a flow family is a Family subclass, so it lives after this module).
+_flow_builder: Callable[[str], Family] | None = None
+
+
+def register_flow_builder(builder: Callable[[str], Family]) -> None:
+    """Set the builder of ``flow`` / ``flow-N`` families (called by vi_core.flow_family)."""
+    global _flow_builder
+    _flow_builder = builder
+
+
+def is_flow_id(family_id: str) -> bool:
+    """Whether an id names a flow family: ``flow`` or ``flow-N``."""
+    fid = str(family_id).strip()
+    return fid == "flow" or fid.startswith("flow-")
 
 
 def family_ids() -> list[str]:
-    """The six base family ids (``mixture-full`` also accepts ``mixture-full-K``, K = 1..10)."""
-    return list(_BASE)
+    """The six base family ids, then ``flow`` (``mixture-full`` also accepts
+    ``mixture-full-K``, K = 1..10; ``flow`` accepts ``flow-N``, N = 1..32 layers)."""
+    return list(_BASE + _FLOWS)
 
 
 def get_family(family_id: str, n_components: int | None = None) -> Family:
     """Build a family by id. ``n_components`` is only meaningful for ``mixture-full``
-    (default 3); ``mixture-full-K`` is the same as ``("mixture-full", K)``."""
+    (default 3); ``mixture-full-K`` is the same as ``("mixture-full", K)``. ``flow`` and
+    ``flow-N`` give a ``FlowFamily`` (fitted by ``vi_core.flows.fit_flow``)."""
     fid = str(family_id).strip()
+    if is_flow_id(fid):
+        if n_components is not None and int(n_components) != 1:
+            raise FamilyError(f"{fid} has one base Gaussian; n_components={n_components} only "
+                              "applies to mixture-full (choose layers as flow-N)")
+        if _flow_builder is None:  # only while vi_core itself is half imported
+            raise FamilyError("flow families need vi_core.flow_family (import vi_core first)")
+        return _flow_builder(fid)
     fixed = {"gaussian-isotropic": 1, "gaussian-diagonal": 1, "gaussian-full": 1,
              "mixture-3": 3, "mixture-10": 10}
     if fid in fixed:
@@ -365,14 +394,16 @@ def get_family(family_id: str, n_components: int | None = None) -> Family:
     elif fid.startswith("mixture-full-"):
         suffix = fid[len("mixture-full-"):]
         if not suffix.isdigit():
-            raise FamilyError(f"unknown family {fid!r}; valid: {', '.join(_BASE)} "
-                              f"(or mixture-full-K, K = 1..{MAX_COMPONENTS})")
+            raise FamilyError(f"unknown family {fid!r}; valid: {', '.join(_BASE + _FLOWS)} "
+                              f"(or mixture-full-K, K = 1..{MAX_COMPONENTS}; flow-N, "
+                              f"N = 1..{MAX_FLOW_LAYERS})")
         k = int(suffix)
         if n_components is not None and int(n_components) != k:
             raise FamilyError(f"{fid} conflicts with n_components={n_components}")
     if k is None:
-        raise FamilyError(f"unknown family {fid!r}; valid: {', '.join(_BASE)} "
-                          f"(or mixture-full-K, K = 1..{MAX_COMPONENTS})")
+        raise FamilyError(f"unknown family {fid!r}; valid: {', '.join(_BASE + _FLOWS)} "
+                          f"(or mixture-full-K, K = 1..{MAX_COMPONENTS}; flow-N, "
+                          f"N = 1..{MAX_FLOW_LAYERS})")
     try:
         k = int(k)
     except (TypeError, ValueError):

@@ -235,3 +235,19 @@ def test_catalog_leaves_flows_off_the_page() -> None:
     assert "gaussian-full" in ids
     reply = s.handle({"method": "evaluate", "params": {"target": "banana", "family": "flow"}})
     assert not reply["ok"] and "not on the page" in reply["error"]["message"]
+
+
+def test_a_coarse_rule_is_not_shown_as_exact() -> None:
+    """The first rung alone (tol = inf) on a thin multimodal target: whatever the rule says,
+    the check widens the error to cover the fresh draws, and a rule less precise than the
+    draws (or disagreeing with them) is not ``exact``; with the adaptive ladder it is."""
+    t, f = get_target("gaussian-ring"), FlowFamily(4)
+    theta = _random_theta(f, 5, spread=0.5)
+    theta[:5] = _moment_base(t)
+    coarse = check_flow(t, f, theta, seed=3, tol=np.inf)
+    assert coarse.cubature.order == 8
+    assert coarse.error >= abs(coarse.difference)
+    assert not coarse.exact
+    assert coarse.cubature.elbo - coarse.error <= t.log_z
+    fine = check_flow(t, f, theta, seed=3)
+    assert fine.exact and fine.error >= abs(fine.difference)

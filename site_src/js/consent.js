@@ -36,6 +36,9 @@ export function wireConsent({ store, session, natural }) {
     if (source === null) return;
     // Kept where the visitor can read or edit it, and run it themselves; nothing runs now.
     $("custom-source").value = source;
-    store.linkCodeSettled("The link's code was not run. It is in \u201cYour own target density\u201d below, if you want to read it or run it yourself.");
+    const editorShown = !$("custom").classList.contains("control-hidden");
+    store.linkCodeSettled(editorShown
+      ? "The link's code was not run. It is in \u201cYour own target density\u201d below, if you want to read it or run it yourself."
+      : "The link's code was not run.");
   });
 }

@@ -50,10 +50,11 @@ export function editNatural(natural, k, field, text, rules) {
   return { natural: nat };
 }
 
-/** What a field shows: six digits are plenty to read and type (the exact value lives in
- * data-natural and the URL). */
+/** What a field shows: four significant figures, and 0 for anything within 5e-6 of it (never
+ * "4.15e-9"). An edit changes only its own field: the others keep q's exact values (which live
+ * in data-natural and the URL). */
 export function fieldValue(v) {
-  return Math.abs(v) < 1e-9 ? 0 : Number(v.toPrecision(6));
+  return Math.abs(v) < 5e-6 ? 0 : Number(v.toPrecision(4));
 }
 
 /**

@@ -29,7 +29,6 @@ export function initialState(start) {
     dragging: null, // the handle being dragged: {key, x, y} (it follows the pointer, data coordinates), or null
     showSamples: false, // is "Show samples from q" on
     samples: null, // {theta, points, mc: {elbo, error, n}} drawn from q with that theta, or null
-    gaugeSpan: 0, // nats the bound gauge spans: the worst KL gap since Reset, with room below
 
     // ---- the ELBO trace: the current run's segment, and earlier runs on the same target
     trace: [], // [[iteration, elbo]] of the current segment: q's ELBO where it started (a Reset,
@@ -67,18 +66,8 @@ export function initialState(start) {
   };
 }
 
-// Presentation choices of the gauge and the trace (not q's rules: those come from the catalog).
-const GAUGE_MIN_SPAN = 0.5; // nats: a gauge for a tiny gap still shows it
-const GAUGE_ROOM = 1.5; // the span is this many times the worst gap, so the bar starts part-filled
+// Presentation choices of the trace (not q's rules: those come from the catalog).
 const GHOSTS_KEPT = 3;
-
-/** The gauge's span after a view with readouts `r`: it only grows (until Reset), so the bar
- * fills as the ELBO climbs and is full only when q is exact. */
-export function nextGaugeSpan(span, r) {
-  if (!r) return span;
-  const gap = Math.max(r.kl ?? 0, 0);
-  return Math.max(span, GAUGE_ROOM * gap, GAUGE_MIN_SPAN);
-}
 
 /**
  * @param {{optimizer: (id: string) => {name: string}}} catalog  for the ghosts' labels
@@ -102,11 +91,10 @@ export function createStore(catalog, init, { schedule = queueMicrotask } = {}) {
       schedule(flush);
     }
   };
-  /** A new view: the selection stays valid, the gauge's span grows with the gap. */
+  /** A new view: the selection stays valid. */
   const viewPatch = (view, s = state) => ({
     view,
     selected: Math.min(s.selected, view.components.means.length - 1),
-    gaugeSpan: nextGaugeSpan(s.gaugeSpan, view.readouts),
   });
   /** A new segment of the trace that starts at `view`'s ELBO. The segment that ends, if a run
    * drew it, stays as a ghost while its target is on show (a trace never mixes targets: their
@@ -212,7 +200,7 @@ export function createStore(catalog, init, { schedule = queueMicrotask } = {}) {
     customTargetApplied(entry, source, targetGrid, view) {
       set({
         customTarget: { ...entry, name: "Custom (your log_density)" }, customSource: source, target: "custom", targetGrid,
-        ...viewPatch(view, { ...state, selected: 0, gaugeSpan: 0 }),
+        ...viewPatch(view, { ...state, selected: 0 }),
         ...newSegment(view, { ...state, trace: [], ghosts: [] }), // an earlier custom target is another target
       });
     },
@@ -228,11 +216,11 @@ export function createStore(catalog, init, { schedule = queueMicrotask } = {}) {
     },
     /**
      * q starts over (Reset, a new target, family or K): a new view, the first component
-     * selected, a new segment of the trace and the gauge's span measured afresh. A run's
+     * selected and a new segment of the trace. A run's
      * segment stays, greyed, to compare with the next run, as long as its target is on show.
      */
     resetView(view) {
-      set({ ...viewPatch(view, { ...state, selected: 0, gaugeSpan: 0 }), ...newSegment(view) });
+      set({ ...viewPatch(view, { ...state, selected: 0 }), ...newSegment(view) });
     },
     /** The visitor moved q (a drag, a field): the run is over and its "Converged" with it; the
      * trace's next segment starts at the ELBO of q where the visitor left it, so the next
@@ -245,7 +233,7 @@ export function createStore(catalog, init, { schedule = queueMicrotask } = {}) {
     },
     /** The first view, embedded by the build: shown before Python is up. */
     firstView(view, targetGrid) {
-      set({ ...viewPatch(view, { ...state, selected: 0, gaugeSpan: 0 }), targetGrid, ...newSegment(view) });
+      set({ ...viewPatch(view, { ...state, selected: 0 }), targetGrid, ...newSegment(view) });
     },
     dragTo(key, x, y) {
       set({ dragging: { key, x, y } });

@@ -3,12 +3,22 @@
 //
 // q is written per component, components separated by ";":
 //   mean=x,y;x,y   scale=sx,sy;sx,sy   corr=r;r   weight=w;w
-// Numbers use JavaScript's shortest round-trip form, so a copied link restores q exactly.
+// Numbers are rounded to LINK_DIGITS significant figures, and means and correlations within
+// 1e-9 of 0 are written as 0: links stay short and stable (an optimizer's 1.59877e-18 is 0),
+// and a copied link restores q to far better than the 4 figures the page shows.
 // Parsing never throws: what cannot be read is dropped and reported in `problems`.
 
 import { CUSTOM, kInRange } from "./catalog.js";
 
 const Q_KEYS = ["mean", "scale", "corr", "weight"];
+const LINK_DIGITS = 7;
+
+/** A number as a link writes it (see above); `snap`: whether a value near 0 becomes 0 (not for
+ * scales and weights, which must stay positive). */
+export function linkNumber(value, snap = true) {
+  if (snap && Math.abs(value) < 1e-9) return "0";
+  return String(Number(value.toPrecision(LINK_DIGITS)));
+}
 const ECHO_CHARS = 32; // a notice quotes at most this much of a bad value
 export const THEMES = ["light", "dark"];
 
@@ -136,10 +146,12 @@ export function writeUrlState({ target, family, optimizer, k, natural, source },
   if (k) params.set("k", String(k)); else params.delete("k");
   for (const key of Q_KEYS) params.delete(key);
   if (natural) {
-    params.set("mean", natural.means.map((m) => m.join(",")).join(";"));
-    params.set("scale", natural.scales.map((s) => s.join(",")).join(";"));
-    if (natural.correlations.some((c) => c !== 0)) params.set("corr", natural.correlations.join(";"));
-    if (natural.weights.length > 1) params.set("weight", natural.weights.join(";"));
+    const list = (values, snap) => values.map((v) => linkNumber(v, snap));
+    params.set("mean", natural.means.map((m) => list(m, true).join(",")).join(";"));
+    params.set("scale", natural.scales.map((s) => list(s, false).join(",")).join(";"));
+    const corr = list(natural.correlations, true);
+    if (corr.some((c) => c !== "0")) params.set("corr", corr.join(";"));
+    if (natural.weights.length > 1) params.set("weight", list(natural.weights, false).join(";"));
   }
   return "?" + params.toString().replace(/%2C/g, ",").replace(/%3B/g, ";");
 }

@@ -191,11 +191,11 @@ def test_drag_moves_q_to_exactly_what_vi_core_computes(page, page_log, server):
     shown = readouts(page)
     for key, pkey in zip(READOUTS, ("elbo", "expected_log_density", "entropy", "log_z", "kl"), strict=True):
         assert shown[key] == pytest.approx(expected[pkey], abs=1e-9)
-    # The link now carries q: opening it shows the same numbers.
+    # The link now carries q (to 7 significant figures): opening it shows the same numbers.
     link = page.url
     page.goto(link)
     wait_ready(page)
-    assert readouts(page) == pytest.approx(shown, abs=1e-9)
+    assert readouts(page) == pytest.approx(shown, abs=1e-5)
     assert_clean(page_log)
 
 
@@ -335,7 +335,7 @@ def test_custom_target_from_the_editor_and_the_link(page, page_log, server):
     page.click("[data-testid=consent-run]")
     wait_idle(page)
     assert page.input_value("[data-testid=target-select]") == "custom"
-    assert readouts(page) == pytest.approx(shown, abs=1e-9)
+    assert readouts(page) == pytest.approx(shown, abs=1e-5)  # q travels to 7 significant figures
     assert_clean(page_log)
 
 

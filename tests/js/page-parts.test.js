@@ -2,7 +2,7 @@
 // errors across the worker boundary.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { gaugeFill, elboErrorText, fmt } from "../../site_src/js/readouts.js";
+import { gaugeFill, elboErrorText, fmt, klText } from "../../site_src/js/readouts.js";
 import { readEmbedding, unknownControlsNotice, EMBED_CONTROLS, ALL_CONTROLS } from "../../site_src/js/embed.js";
 import { resetStart } from "../../site_src/js/session.js";
 import { errorObject, toError, TO_WORKER, FROM_WORKER } from "../../site_src/js/messages.js";
@@ -11,16 +11,28 @@ import { initialState } from "../../site_src/js/store.js";
 import { silenceNotice } from "../../site_src/js/python.js";
 import { catalog } from "./fixtures.js";
 
-test("the gauge fills as the gap closes, on the store's span", () => {
-  assert.equal(gaugeFill(0, 3), 1);
-  assert.equal(gaugeFill(1.5, 3), 0.5);
-  assert.equal(gaugeFill(5, 3), 0);
-  assert.equal(gaugeFill(-1e-9, 3), 1);
-  assert.equal(gaugeFill(null, 3), 1);
+test("the gauge: one fixed log scale of the KL gap, full at 0, empty at 100 nats, worse always emptier", () => {
+  assert.equal(gaugeFill(0), 1);
+  assert.equal(gaugeFill(-1e-9), 1);
+  assert.equal(gaugeFill(null), 1);
+  assert.equal(gaugeFill(100), 0);
+  assert.equal(gaugeFill(1e6), 0);
+  assert.ok(Math.abs(gaugeFill(1) - 0.5) < 0.01); // the ticks 0.01, 0.1, 1, 10, 100 fall about evenly
+  const gaps = [0, 1e-4, 0.01, 0.1, 0.5, 0.87, 1, 5, 30, 99];
+  for (let i = 1; i < gaps.length; i++) assert.ok(gaugeFill(gaps[i]) < gaugeFill(gaps[i - 1]), gaps[i]);
+  assert.ok(gaugeFill(30) < gaugeFill(0.87)); // a KL of 30 never looks fuller than one of 0.87
 });
 
 test("readout texts", () => {
-  assert.equal(fmt(-1.234567), "-1.2346");
+  assert.equal(fmt(-1.234567), "\u22121.235");
+  assert.equal(fmt(-13.41852), "\u221213.42");
+  assert.equal(fmt(0.00031234), "0.0003123");
+  assert.equal(fmt(4.15072e-9), "0");
+  assert.equal(fmt(-3e-5), "0");
+  assert.equal(fmt(123456.7), "123500");
+  assert.equal(klText(-2e-7, 1e-8), "\u2248 0");
+  assert.equal(klText(3e-4, 5e-4), "\u2248 0"); // within the ELBO's error of 0
+  assert.equal(klText(0.8704), "0.8704");
   assert.equal(fmt(null), "—");
   assert.equal(elboErrorText(3e-7), "± <1e-6");
   assert.equal(elboErrorText(2.4e-4), "± 2e-4");

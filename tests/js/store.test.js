@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createStore, initialState, nextGaugeSpan, pageStatus, traceSeries } from "../../site_src/js/store.js";
+import { createStore, initialState, pageStatus, traceSeries } from "../../site_src/js/store.js";
 import { catalog, gaussianView } from "./fixtures.js";
 
 const sync = { schedule: (fn) => fn() };
@@ -16,10 +16,10 @@ const withKl = (kl, elbo = 1.2 - kl) => {
 test("the state is declared whole and cannot be written from outside", () => {
   const store = make();
   const fields = Object.keys(store.state);
-  for (const key of ["target", "view", "trace", "gaugeSpan", "run", "pausedRun", "customTarget", "customSource", "restarts", "notice", "dragging"]) {
+  for (const key of ["target", "view", "trace", "traceOf", "run", "pausedRun", "customTarget", "customSource", "restarts", "notice", "dragging"]) {
     assert.ok(fields.includes(key), key);
   }
-  assert.throws(() => { store.state.gaugeSpan = 3; }, TypeError);
+  assert.throws(() => { store.state.iteration = 3; }, TypeError);
   assert.throws(() => { store.state.newField = 1; }, TypeError);
 });
 
@@ -32,22 +32,6 @@ test("subscribers hear once per batch, with the new state", async () => {
   assert.deepEqual(seen, []);
   await Promise.resolve();
   assert.deepEqual(seen, [["ring", "mixture-3"]]);
-});
-
-test("the gauge's span is set by views and Reset, never lower than the worst gap since Reset", () => {
-  assert.equal(nextGaugeSpan(0, { kl: 2 }), 3);
-  assert.equal(nextGaugeSpan(3, { kl: 1 }), 3);
-  assert.equal(nextGaugeSpan(0, { kl: 0.01 }), 0.5);
-  assert.equal(nextGaugeSpan(0, { kl: -1e-9 }), 0.5);
-  assert.equal(nextGaugeSpan(0, { kl: null }), 0.5);
-  assert.equal(nextGaugeSpan(2, null), 2);
-  const store = make();
-  store.resetView(withKl(4));
-  assert.equal(store.state.gaugeSpan, 6);
-  store.showView(withKl(1));
-  assert.equal(store.state.gaugeSpan, 6); // the ELBO climbed: the bar fills, the scale stays
-  store.resetView(withKl(1));
-  assert.equal(store.state.gaugeSpan, 1.5); // Reset measures afresh
 });
 
 const finishRun = (store, id, elbos) => {

@@ -231,9 +231,11 @@ class _Counting:
 
 def test_fit_budgets() -> None:
     """Budgets of work for a whole fit (starting point and optimization) on the slowest pairs:
-    target evaluations, about a microsecond each on CPython here, so about 2 s for a Gaussian
-    and 4 s for a mixture at most (measured: 2.4M and 3.5M points). Counted, not timed: wall
-    clocks on a shared machine make flaky tests (``make bench`` reports the seconds)."""
+    target evaluations, about a microsecond each on CPython here, so about 4 s for a Gaussian
+    and 6 s for a mixture at most (measured: 4.1M and 3.5M points since the ELBO's error became
+    an honest bound, which takes more Gauss-Hermite rules on curved targets; 2.4M before).
+    Counted, not timed: wall clocks on a shared machine make flaky tests (``make bench``
+    reports the seconds)."""
     points = {}
     for fid in ["gaussian-full", "mixture-10"]:
         for tid in ["gaussian-ring", "nessie"]:
@@ -242,7 +244,7 @@ def test_fit_budgets() -> None:
             assert result.converged, (tid, fid)
             points[(tid, fid)] = counting.points
     for (_, fid), n in points.items():
-        assert n < (4_000_000 if fid.startswith("gaussian") else 6_000_000), points
+        assert n < (5_000_000 if fid.startswith("gaussian") else 6_000_000), points
 
 
 def test_fit_result_fields() -> None:

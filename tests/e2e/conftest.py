@@ -124,3 +124,14 @@ def wait_ready(page, timeout: int = READY_TIMEOUT_MS) -> None:
     status = page.get_attribute("html", "data-vi-status")
     if status != "ready":
         pytest.fail(f"page status {status}: {page.text_content('[data-testid=status]')}")
+
+
+def axe_serious(page) -> list[tuple]:
+    """Run the axe-core audit on the page (its context must bypass the page's CSP, which forbids
+    the injected script) and return its serious and critical violations: (id, help, targets)."""
+    page.add_script_tag(path=str(ROOT / "node_modules" / "axe-core" / "axe.min.js"))
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        (v["id"], v["help"], [n["target"] for n in v["nodes"]][:3])
+        for v in result["violations"] if v["impact"] in ("serious", "critical")
+    ]

@@ -9,7 +9,7 @@ from functools import cache
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, ROOT, wait_ready
+from tests.e2e.conftest import ARTIFACTS, ROOT, axe_serious, wait_ready
 from vi_core.protocol import Session
 
 pytestmark = pytest.mark.e2e
@@ -416,13 +416,7 @@ def test_accessibility_audit(browser, server):
         page.on("console", lambda m: m.type == "error" and errors.append(m.text))
         page.goto(server.base_url)
         wait_ready(page)
-        page.add_script_tag(path=str(ROOT / "node_modules" / "axe-core" / "axe.min.js"))
-        result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-        serious = [
-            (v["id"], v["help"], [n["target"] for n in v["nodes"]][:3])
-            for v in result["violations"] if v["impact"] in ("serious", "critical")
-        ]
-        assert serious == []
+        assert axe_serious(page) == []
         assert errors == []
     finally:
         context.close()

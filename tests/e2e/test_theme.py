@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ARTIFACTS, ROOT, _QuietHandler, start_server, wait_ready
+from .conftest import ARTIFACTS, _QuietHandler, axe_serious, start_server, wait_ready
 from .test_embed_layout import HOST, SEED_IFRAME, wait_frame_ready
 
 BACKGROUND = "getComputedStyle(document.body).backgroundColor"
@@ -148,13 +148,7 @@ def test_accessibility_audit_in_both_themes(browser, server, scheme, query):
         page.click("[data-testid=optimize-button]")
         page.wait_for_function("document.documentElement.dataset.viStatus === 'ready'"
                                " && !document.getElementById('notice').hidden", timeout=60_000, polling=100)
-        page.add_script_tag(path=str(ROOT / "node_modules" / "axe-core" / "axe.min.js"))
-        result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-        serious = [
-            (v["id"], v["help"], [n["target"] for n in v["nodes"]][:3])
-            for v in result["violations"] if v["impact"] in ("serious", "critical")
-        ]
-        assert serious == []
+        assert axe_serious(page) == []
     finally:
         context.close()
 

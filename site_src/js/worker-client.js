@@ -58,6 +58,7 @@ export class PythonWorker {
     this.ready = false; // READY heard from this worker
     this.ping = null; // the ping awaiting its pong: {n, sent}, or null
     this.lastPing = -Infinity;
+    this.lastWatch = null; // when watch() last ran
     this.deadReported = false;
     if (url) this.start();
     setInterval(() => this.watch(), 1000);
@@ -138,6 +139,14 @@ export class PythonWorker {
 
   watch() {
     const now = performance.now();
+    // A page that was frozen or throttled (a background tab, a phone's lock) may wake before
+    // the worker's answers are delivered: judge nothing from the time it was away.
+    const away = now - (this.lastWatch ?? now) > 3 * 1000;
+    this.lastWatch = now;
+    if (away) {
+      this.lastHeard = Math.max(this.lastHeard, now - 1000);
+      this.ping = null;
+    }
     const silent = now - this.lastHeard;
     if (this.pending.size && silent > STALL_MS && !this.stallReported) {
       this.stallReported = true;

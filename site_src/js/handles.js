@@ -22,6 +22,14 @@ export function createHandles({ store, catalog, session, plotView }) {
   const rules = (state) => qRules(catalog, state.family, targetEntry(catalog, state.target, state.customTarget));
   const specsOf = (state) => handleSpecs(state.view, catalog.family(state.family).kind, state.selected);
 
+  /** Where handle `el` may go: a mean stays on the plot (a q dragged or keyed off it could not
+   * be seen or grabbed again); scale handles may reach past the edge. */
+  const onPlot = (el, x, y) => {
+    if (el.dataset.kind !== "mean") return [x, y];
+    const [x0, x1, y0, y1] = plotView.frame().extent;
+    return [Math.min(x1, Math.max(x0, x)), Math.min(y1, Math.max(y0, y))];
+  };
+
   /** q after moving handle `el` to data point (x, y). */
   const moved = (el, x, y) => {
     const state = store.state;
@@ -40,7 +48,7 @@ export function createHandles({ store, catalog, session, plotView }) {
       let last = null; // the latest request for q
       const move = (ev) => {
         const frame = plotView.frame();
-        const [x, y] = frame.toData(ev.clientX - rect.left, ev.clientY - rect.top);
+        const [x, y] = onPlot(el, ...frame.toData(ev.clientX - rect.left, ev.clientY - rect.top));
         store.dragTo(el.dataset.key, x, y);
         last = session.setNatural(moved(el, x, y));
       };
@@ -60,7 +68,7 @@ export function createHandles({ store, catalog, session, plotView }) {
       event.preventDefault();
       const spec = specsOf(store.state).find((s) => `${s.kind}-${s.k}` === el.dataset.key);
       if (!spec) return;
-      const [x, y] = keyTarget(spec, event.key, event.shiftKey, plotView.frame().extent);
+      const [x, y] = onPlot(el, ...keyTarget(spec, event.key, event.shiftKey, plotView.frame().extent));
       session.setNatural(moved(el, x, y));
     });
     el.addEventListener("focus", () => {

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from tests.e2e.conftest import wait_ready
-from tests.e2e.test_page import drag, readouts, wait_idle
+from tests.e2e.test_page import cpython, drag, readouts, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -115,3 +115,35 @@ def test_the_bound_gauge_has_one_fixed_scale(page, server):
     assert gauge(page) > expected(start["kl"])
     text = page.text_content("#bound-label")
     assert "KL(q‖p)" in text and "−0.0000" not in text
+
+
+def test_only_the_handles_capture_touch(page, server):
+    """A swipe on the plot's background scrolls the page on a phone; only the handles keep
+    their gestures for dragging q."""
+    page.goto(server.base_url)
+    wait_ready(page)
+    style = "el => getComputedStyle(el).touchAction"
+    assert page.eval_on_selector("[data-testid=plot]", style) == "auto"
+    assert page.eval_on_selector("[data-testid=handle-0]", style) == "none"
+
+
+def test_q_cannot_leave_the_plot_and_focus_never_scrolls_it(page, server):
+    page.goto(server.base_url + "?target=banana&family=gaussian-full")
+    wait_ready(page)
+    extent = next(t["extent"] for t in cpython("catalog")["targets"] if t["id"] == "banana")
+    drag(page, "handle-0", 400, -300, steps=4)  # far past the top right corner
+    wait_idle(page)
+    natural = json.loads(page.get_attribute("#plot", "data-natural"))
+    x, y = natural["means"][0]
+    assert extent[0] <= x <= extent[1] and extent[2] <= y <= extent[3], (x, y)
+    assert x == pytest.approx(extent[1]) and y == pytest.approx(extent[3])
+    page.focus("[data-testid=handle-0]")
+    for _ in range(30):
+        page.keyboard.press("Shift+ArrowRight")
+    wait_idle(page)
+    assert json.loads(page.get_attribute("#plot", "data-natural"))["means"][0][0] <= extent[1] + 1e-12
+    # A scale handle now sits past the edge; focusing it must not scroll the clipped plot.
+    for testid in ("scale-handle-major", "scale-handle-minor"):
+        if page.locator(f"[data-testid={testid}]").count():
+            page.focus(f"[data-testid={testid}]")
+    assert page.eval_on_selector("[data-testid=plot]", "el => [el.scrollLeft, el.scrollTop]") == [0, 0]

@@ -147,3 +147,17 @@ def test_q_cannot_leave_the_plot_and_focus_never_scrolls_it(page, server):
         if page.locator(f"[data-testid={testid}]").count():
             page.focus(f"[data-testid={testid}]")
     assert page.eval_on_selector("[data-testid=plot]", "el => [el.scrollLeft, el.scrollTop]") == [0, 0]
+
+
+def test_the_mean_wins_when_a_small_q_puts_its_handles_together(page, server):
+    page.goto(server.base_url + "?target=banana&family=gaussian-full&mean=0.3,0.2&scale=0.01,0.01")
+    wait_ready(page)
+    box = page.locator("[data-testid=handle-0]").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    hit = page.evaluate("([x, y]) => document.elementFromPoint(x, y).dataset.testid", [cx, cy])
+    assert hit == "handle-0"
+    before = json.loads(page.get_attribute("#plot", "data-natural"))
+    drag(page, "handle-0", 20, 0, steps=2)
+    wait_idle(page)
+    after = json.loads(page.get_attribute("#plot", "data-natural"))
+    assert after["scales"] == before["scales"] and after["means"] != before["means"]  # the mean moved, not a scale

@@ -87,12 +87,13 @@ def test_standalone_decodes_scipy_only_when_a_target_imports_it(context, dist):
     page.on("pageerror", lambda e: errors.append(str(e)))
     asked: list[str] = []
     page.expose_function("reportNeedFile", lambda name: asked.append(name))
+    # The worker speaks over a private MessageChannel (worker-client.js): listen on its port.
     page.add_init_script("""(() => {
-        const Real = window.Worker;
-        window.Worker = class extends Real {
-            constructor(...args) {
-                super(...args);
-                this.addEventListener('message', (e) => {
+        const Real = window.MessageChannel;
+        window.MessageChannel = class extends Real {
+            constructor() {
+                super();
+                this.port1.addEventListener('message', (e) => {
                     if (e.data && e.data.type === 'need-file') reportNeedFile(e.data.name);
                 });
             }

@@ -48,6 +48,7 @@ from vi_core.flows import (
     flow_elbo_mc,
     initial_flow_params,
 )
+from vi_core.forces import ScaleSweep, scale_sweep, scaled
 from vi_core.log_z import compute_log_z
 from vi_core.optimize import (
     OPTIMIZERS,
@@ -84,6 +85,7 @@ __all__ = [
     "Optimizer",
     "OptimizerError",
     "PsisResult",
+    "ScaleSweep",
     "Step",
     "Target",
     "TargetError",
@@ -113,6 +115,8 @@ __all__ = [
     "optimizer_ids",
     "psis_khat",
     "random_params",
+    "scale_sweep",
+    "scaled",
     "target_from_source",
     "target_ids",
 ]

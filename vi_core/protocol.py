@@ -36,6 +36,9 @@ Methods (params -> result):
     (``vi_core.diagnostics.diagnose``): PSIS k̂ and ESS of n draws from q (default 4000), the
     IW-ELBO with K = iw_k (default 100) over iw_n groups (default 50) and its standard error,
     the one-line ``reading`` of k̂ and the ``caveat`` (what k̂ cannot see); seed default 0
+``forces`` {target, family, k?, theta? | natural?} -> {theta, factors, expected_log_density,
+    entropy, elbo, error, log_z}: the ELBO's two terms for q with every scale multiplied by
+    each factor (0.2 ... 5; ``vi_core.forces.scale_sweep``), null where that q leaves the box
 ``fit`` {target, family, k?, optimizer?, theta? | natural?, seed?} -> the CLI's ``fit --json``
     (diagnostics included, seeded by ``seed``, default 0)
 ``set_custom_target`` {source} -> target entry; afterwards ``target: "custom"`` refers to it
@@ -86,6 +89,7 @@ from vi_core.families import (
     is_flow_id,
 )
 from vi_core.fit import fit as run_fit
+from vi_core.forces import scale_sweep
 from vi_core.optimize import (
     DEFAULT_OPTIMIZER,
     OPTIMIZERS,
@@ -228,6 +232,7 @@ class Session:
             "evaluate": self.evaluate,
             "samples": self.samples,
             "diagnostics": self.diagnostics,
+            "forces": self.forces,
             "fit": self.fit,
             "set_custom_target": self.set_custom_target,
             "start_run": self.start_run,
@@ -370,6 +375,17 @@ class Session:
                 "iw_elbo": json_number(d.iw.value), "iw_se": json_number(d.iw.se),
                 "iw_k": d.iw.k, "iw_n": d.iw.n, "log_z": json_number(target.log_z),
                 "reading": d.reading, "caveat": d.caveat, "seed": d.seed}
+
+    def forces(self, params: Json) -> Json:
+        """The ELBO's two terms as q's scale is shrunk and grown (``vi_core.forces``)."""
+        target = self._target(params)
+        family = self._family(params)
+        theta = self._theta(family, params, target)
+        sweep = scale_sweep(target, family, theta, target.extent)
+        return _json_numbers({"theta": theta.tolist(), "factors": sweep.factors,
+                              "expected_log_density": sweep.expected_log_density,
+                              "entropy": sweep.entropy, "elbo": sweep.elbo,
+                              "error": sweep.error, "log_z": target.log_z})
 
     def fit(self, params: Json) -> Json:
         """A whole fit in one call (what ``python -m vi_core fit --json`` prints)."""

@@ -103,6 +103,21 @@ export function naturalAfterMove(view, rules, handle, k, x, y) {
   return nat;
 }
 
+/** Handles never sit closer than this many pixels to their component's mean (on a small q the
+ * scale handles would cover the mean's): a scale handle is drawn pushed out along its own
+ * direction, and a drag moves it by the pointer's motion, not to the pointer. */
+export const MIN_HANDLE_PX = 22;
+
+/** Where a handle is drawn, in pixels: at `px` unless that is within `min` px of its mean `mean`,
+ * then `min` px from the mean in the same direction (`fallback` radians when they coincide). */
+export function keepApart(px, mean, min = MIN_HANDLE_PX, fallback = 0) {
+  const dx = px[0] - mean[0], dy = px[1] - mean[1];
+  const d = Math.hypot(dx, dy);
+  if (d >= min) return px;
+  const [ux, uy] = d > 1e-9 ? [dx / d, dy / d] : [Math.cos(fallback), -Math.sin(fallback)];
+  return [mean[0] + ux * min, mean[1] + uy * min];
+}
+
 /** Arrow keys: where a handle goes, a small step (Shift: a big one) of the extent's width. */
 export const ARROWS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] };
 export function keyTarget(spec, key, shift, extent) {

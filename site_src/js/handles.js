@@ -2,7 +2,7 @@
 // a pointer or moved with the arrow keys. A drag or a key asks the session for the new q; the
 // handle under the pointer follows it (state.dragging) until vi_core's view arrives.
 
-import { handleSpecs, naturalAfterMove, keyTarget, ARROWS } from "./geometry.js";
+import { handleSpecs, naturalAfterMove, keyTarget, keepApart, ARROWS } from "./geometry.js";
 import { qRules, targetEntry } from "./catalog.js";
 
 const $ = (id) => document.getElementById(id);
@@ -45,10 +45,16 @@ export function createHandles({ store, catalog, session, plotView }) {
       const k = Number(el.dataset.k);
       if (el.dataset.kind === "mean") store.select(k);
       const rect = $("plot").getBoundingClientRect();
+      // The handle moves by the pointer's motion from where it was grabbed (a handle drawn
+      // pushed away from a small q's mean does not jump to the pointer).
+      const spec = specsOf(store.state).find((s) => `${s.kind}-${s.k}` === el.dataset.key);
+      const grabbed = plotView.frame().toData(event.clientX - rect.left, event.clientY - rect.top);
+      const offset = spec ? [spec.x - grabbed[0], spec.y - grabbed[1]] : [0, 0];
       let last = null; // the latest request for q
       const move = (ev) => {
         const frame = plotView.frame();
-        const [x, y] = onPlot(el, ...frame.toData(ev.clientX - rect.left, ev.clientY - rect.top));
+        const [px, py] = frame.toData(ev.clientX - rect.left, ev.clientY - rect.top);
+        const [x, y] = onPlot(el, px + offset[0], py + offset[1]);
         store.dragTo(el.dataset.key, x, y);
         last = session.setNatural(moved(el, x, y));
       };
@@ -83,6 +89,10 @@ export function createHandles({ store, catalog, session, plotView }) {
       // Reduced motion: the handles wait for the end of Optimize with the plot (plot-view.js).
       if (plotView.holdsStill(state) && box.children.length) return;
       const specs = state.view ? specsOf(state) : [];
+      const meanPx = new Map(specs.filter((s) => s.kind === "mean").map((s) => {
+        const dragged = state.dragging && state.dragging.key === `mean-${s.k}`;
+        return [s.k, dragged ? frame.toPx(state.dragging.x, state.dragging.y) : frame.toPx(s.x, s.y)];
+      }));
       const existing = new Map([...box.children].map((el) => [el.dataset.key, el]));
       const keep = new Set();
       for (const spec of specs) {
@@ -101,7 +111,9 @@ export function createHandles({ store, catalog, session, plotView }) {
           box.appendChild(el);
         }
         const dragged = state.dragging && state.dragging.key === key;
-        const [px, py] = dragged ? frame.toPx(state.dragging.x, state.dragging.y) : frame.toPx(spec.x, spec.y);
+        let at = dragged ? frame.toPx(state.dragging.x, state.dragging.y) : frame.toPx(spec.x, spec.y);
+        if (spec.kind !== "mean") at = keepApart(at, meanPx.get(spec.k), undefined, spec.kind === "sy" || spec.kind === "minor" ? Math.PI / 2 : 0);
+        const [px, py] = at;
         el.style.transform = `translate(${px}px, ${py}px)`;
         el.classList.toggle("dragging", Boolean(dragged));
         el.classList.toggle("selected", spec.kind === "mean" && spec.k === state.selected);

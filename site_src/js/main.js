@@ -5,7 +5,7 @@
 //   session.js    requests to vi_core outside runs (q, grids, samples, custom target, start-up)
 //   runs.js       Optimize, Step, Stop, cancel, and pacing
 //   python.js     the worker's life; worker-client.js and messages.js its protocol
-//   plot-view.js, handles.js, editor.js, readouts.js, controls.js, status.js   rendering
+//   plot-view.js, handles.js, editor.js, readouts.js, terms.js, controls.js, status.js   rendering
 //   url-state.js, embed.js   the link and the iframe; consent.js   code that came in the link
 //
 // Data flows one way: an event calls an action -> the state changes -> render(state). The
@@ -24,6 +24,7 @@ import { createHandles } from "./handles.js";
 import { createEditor } from "./editor.js";
 import { createControls } from "./controls.js";
 import { renderReadouts } from "./readouts.js";
+import { renderBoundFigure, renderForces } from "./terms.js";
 import { renderStatus } from "./status.js";
 import { renderConsent, wireConsent } from "./consent.js";
 
@@ -115,8 +116,8 @@ function syncUrl(state) {
   }
 }
 
-const renderers = [plotView.render, handles.render, renderReadouts, editor.render, controls.render, renderStatus,
-  renderConsent, syncUrl];
+const renderers = [plotView.render, handles.render, renderReadouts, renderBoundFigure, renderForces, editor.render,
+  controls.render, renderStatus, renderConsent, syncUrl];
 
 /** Draw the state. A part that fails to draw (a canvas the browser refuses, say) does not take
  * the others with it: the status, controls and link still follow the state, and the notice
@@ -144,6 +145,13 @@ controls.wire();
 editor.wire();
 wireConsent({ store, session, natural: url.natural });
 store.subscribe(render);
+// The two forces' sweep follows q at rest, while its chart shows (not in an embed by default).
+const termsShown = () => embedding.shown.includes("terms") && $("terms").open;
+store.subscribe((state) => session.followForces(state, termsShown()));
+$("terms").addEventListener("toggle", () => {
+  session.followForces(store.state, termsShown());
+  render(store.state);
+});
 const resized = () => {
   plotView.resized();
   render(store.state);

@@ -120,7 +120,7 @@ export function createPlotView(catalog, fallbackTarget) {
 
   function drawPlot(state, ratio) {
     const samples = state.showSamples && state.samples ? state.samples.points : null;
-    const inputs = { frame, grid: state.targetGrid, view: state.view, samples, selected: state.selected };
+    const inputs = { frame, grid: state.targetGrid, view: state.view, samples, selected: state.selected, trail: state.trail };
     if (Object.keys(inputs).every((key) => drawn.plot && drawn.plot[key] === inputs[key]) && targetLayer) return;
     drawn.plot = inputs;
     const ctx = $("plot-canvas").getContext("2d");
@@ -137,7 +137,8 @@ export function createPlotView(catalog, fallbackTarget) {
       ctx.fillStyle = room.palette.plotEmpty;
       ctx.fillRect(0, 0, frame.width, frame.height);
     }
-    if (state.view) drawQ(ctx, frame, state.view, { samples, selected: state.selected });
+    if (state.view) drawQ(ctx, frame, state.view, { samples, selected: state.selected, trail: state.trail });
+    $("plot").dataset.trail = String(state.trail.length); // frames in the optimizer's trail (tests)
     // What the plot shows, for tests and benchmarks: the target of its colours ("" for none)
     // and the target of q's contours.
     const plot = $("plot");

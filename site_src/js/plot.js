@@ -136,7 +136,8 @@ function gaussianContours(mean, cov, fractions, frame) {
 
 /** Draw q: its density contours (traced on its grid; for a single Gaussian, which has no grid,
  * its ellipses), plus each component's 1- and 2-sigma ellipse. */
-export function drawQ(ctx, frame, view, { samples, selected }) {
+export function drawQ(ctx, frame, view, { samples, selected, trail = [] }) {
+  drawTrail(ctx, frame, trail);
   const paths = view.q_grid
     ? contourPaths(densityGrid(view.q_grid), view.q_grid.nx, view.q_grid.ny, Q_LEVELS, frame)
     : gaussianContours(view.components.means[0], view.components.covs[0], Q_LEVELS, frame);
@@ -173,4 +174,30 @@ export function drawQ(ctx, frame, view, { samples, selected }) {
       ctx.stroke();
     }
   }
+}
+
+/** The optimizer's path: each component's mean at every frame of the run so far, as a faint
+ * line with a dot per frame. `trail`: [[[x, y] per component], ...], oldest first. */
+export function drawTrail(ctx, frame, trail) {
+  if (trail.length < 2) return;
+  ctx.save();
+  ctx.strokeStyle = "rgba(255, 255, 255, 0.55)";
+  ctx.fillStyle = "rgba(255, 127, 14, 0.75)";
+  ctx.lineWidth = 1.2;
+  for (let k = 0; k < trail[0].length; k++) {
+    ctx.beginPath();
+    trail.forEach((means, i) => {
+      const [px, py] = frame.toPx(means[k][0], means[k][1]);
+      if (i === 0) ctx.moveTo(px, py);
+      else ctx.lineTo(px, py);
+    });
+    ctx.stroke();
+    for (const means of trail) {
+      const [px, py] = frame.toPx(means[k][0], means[k][1]);
+      ctx.beginPath();
+      ctx.arc(px, py, 1.8, 0, 2 * Math.PI);
+      ctx.fill();
+    }
+  }
+  ctx.restore();
 }

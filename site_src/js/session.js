@@ -5,6 +5,7 @@
 import { latestOnly } from "./worker-client.js";
 import { CUSTOM, componentCount, requestK, targetEntry } from "./catalog.js";
 
+const RESTING_MS = 300; // q at rest this long: the two forces' sweep follows it (it costs up to ~0.5 s of Python)
 const SAMPLE_SEED = 1; // the same draws for the same q: the Monte Carlo ELBO is reproducible
 
 /** The defaults' q applies when Reset is pressed on the defaults' target and family (a scene
@@ -252,8 +253,36 @@ export function createSession({ store, catalog, initial, python, runs }) {
     await python.restart(initial.defaults.target, "Python was restarted");
   }
 
+  // ---- the two forces: the ELBO's terms as q is scaled, around q once it is at rest
+  const forcesLatest = latestOnly((params) => python.call("forces", params));
+  let forcesTimer = null;
+  let forcesAsked = ""; // the q whose sweep was last asked for (asked once, whatever the answer)
+
+  /**
+   * Keep the two-forces sweep on the q on show, once q is at rest: after a drag, a run, a new
+   * target. `wanted`: whether the chart shows at all (no work for a hidden chart). Called with
+   * every new state (main.js); asks at most once per q, RESTING_MS after q stopped.
+   */
+  function followForces(s, wanted) {
+    clearTimeout(forcesTimer);
+    if (!wanted || !s.view || s.python !== "ready" || s.dragging !== null || s.run !== null || s.view.target !== s.target) return;
+    const params = { ...qParams(s), theta: s.view.theta };
+    const key = JSON.stringify(params);
+    if (key === forcesAsked) return;
+    forcesTimer = setTimeout(async () => {
+      forcesAsked = key;
+      try {
+        const out = await forcesLatest(params);
+        if (out) store.forcesArrived({ ...out, target: params.target, family: params.family, k: s.view.k, natural: s.view.natural });
+      } catch (err) {
+        if (err.name !== "Restarted") store.forcesFailed(err.message);
+        else forcesAsked = "";
+      }
+    }, RESTING_MS);
+  }
+
   return { setNatural, refreshSamples, loadTarget, resetQ, startOver, chooseTarget, useCustomTarget, applyTypedSource, useLinkCode,
-    pythonUp, restart, paintPrecomputed };
+    pythonUp, restart, paintPrecomputed, followForces };
 }
 
 /** A precomputed file, or null if it cannot be had (Python paints it later). */

@@ -29,6 +29,9 @@ export function initialState(start) {
     dragging: null, // the handle being dragged: {key, x, y} (it follows the pointer, data coordinates), or null
     showSamples: false, // is "Show samples from q" on
     samples: null, // {theta, points, mc: {elbo, error, n}} drawn from q with that theta, or null
+    forces: null, // the ELBO's two terms as q is scaled (vi_core's `forces`) around the q whose
+    //               theta it carries: {target, family, k, theta, natural, factors, expected_log_density, entropy, elbo}
+    forcesError: "", // why there is no such sweep for the q on show (vi_core's message), or ""
 
     // ---- the ELBO trace: the current run's segment, and earlier runs on the same target
     trace: [], // [[iteration, elbo]] of the current segment: q's ELBO where it started (a Reset,
@@ -37,6 +40,8 @@ export function initialState(start) {
     iteration: 0, // iterations of the current run
     traceOptimizer: null, // id of the optimizer that drew `trace`; null before any step
     traceMode: "elbo", // "elbo", or "gap": log Z - ELBO on a log scale
+    trail: [], // the optimizer's path in this segment: q's means at its start and at every frame
+    //            of its runs, [[[x, y] per component], ...] (drawn faintly on the plot)
     ghosts: [], // earlier runs on this target, greyed: [{label, trace, target}], newest last
 
     // ---- optimization runs (runs.js)
@@ -68,6 +73,7 @@ export function initialState(start) {
 
 // Presentation choices of the trace (not q's rules: those come from the catalog).
 const GHOSTS_KEPT = 3;
+const TRAIL_KEPT = 600; // frames of the optimizer's trail
 
 /**
  * @param {{optimizer: (id: string) => {name: string}}} catalog  for the ghosts' labels
@@ -107,7 +113,7 @@ export function createStore(catalog, init, { schedule = queueMicrotask } = {}) {
     return {
       ghosts: ghosts.filter((g) => g.target === view.target).slice(-GHOSTS_KEPT),
       trace: [[0, view.readouts.elbo]], traceOf: { target: view.target, family: s.family, k: view.k }, // (view.family may be an alias: "mixture-full-3")
-      iteration: 0, traceOptimizer: null,
+      iteration: 0, traceOptimizer: null, trail: [],
     };
   };
 
@@ -227,7 +233,7 @@ export function createStore(catalog, init, { schedule = queueMicrotask } = {}) {
      * Optimize draws the climb back. */
     qMoved(view) {
       const segment = state.trace.length > 1 || !state.traceOf || state.traceOf.target !== view.target
-        ? newSegment(view) : { trace: [[0, view.readouts.elbo]] };
+        ? newSegment(view) : { trace: [[0, view.readouts.elbo]], trail: [] };
       const notice = state.notice.kind === "info" ? { text: "", kind: "warning" } : state.notice;
       set({ ...viewPatch(view), ...segment, notice });
     },
@@ -258,6 +264,14 @@ export function createStore(catalog, init, { schedule = queueMicrotask } = {}) {
       return true;
     },
 
+    /** The two terms' sweep around q = `forces.theta` (on `forces.target` x family x K). */
+    forcesArrived(forces) {
+      set({ forces, forcesError: "" });
+    },
+    forcesFailed(message) {
+      set({ forces: null, forcesError: message });
+    },
+
     // ---- runs (runs.js calls these)
     /** A run starts: it takes over the paused run, if any. */
     runStarted(id, kind) {
@@ -273,9 +287,14 @@ export function createStore(catalog, init, { schedule = queueMicrotask } = {}) {
       const trace = [...state.trace];
       let iteration = state.iteration;
       for (const [, elbo] of frame.trace) trace.push([++iteration, elbo]);
+      let trail = state.trail;
+      if (frame.view && frame.view.k === (state.view && state.view.k)) {
+        const start = trail.length || !state.view ? [] : [state.view.components.means];
+        trail = [...trail, ...start, frame.view.components.means].slice(-TRAIL_KEPT);
+      }
       set({
         ...(frame.view ? viewPatch(frame.view) : {}),
-        trace: frame.trace.length ? trace : state.trace, iteration,
+        trace: frame.trace.length ? trace : state.trace, iteration, trail,
         traceOptimizer: frame.trace.length ? state.optimizer : state.traceOptimizer,
         run: { ...state.run, runId: frame.run_id ?? state.run.runId, optState: frame.state ?? state.run.optState },
       });

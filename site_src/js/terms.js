@@ -126,7 +126,9 @@ export function renderBoundFigure(state) {
   }
   for (const bar of g.bars) {
     svg.append(barLabel(bar.key, bar.y));
-    const rect = el("rect", { x: bar.x, y: bar.y, width: Math.max(bar.w, 1), height: BOUND.bar, class: `bf-bar bf-${bar.key}` });
+    // The ELBO's row: a thin line from 0 and a dot at the ELBO (the gap to log Z is drawn over it).
+    const thin = bar.key === "elbo" ? 3 : BOUND.bar;
+    const rect = el("rect", { x: bar.x, y: bar.y + (BOUND.bar - thin) / 2, width: Math.max(bar.w, 1), height: thin, class: `bf-bar bf-${bar.key}` });
     rect.append(el("title", {}, `${BAR_TITLES[bar.key]}: ${fmt(bar.key === "entropy" ? r.entropy : bar.to)} nats`));
     svg.append(rect);
     if (bar.cut) svg.append(el("text", { x: bar.up ? bar.x + bar.w - 2 : bar.x + 2, y: bar.y + BOUND.bar - 1, class: "bf-cut" }, bar.up ? "\u25b8" : "\u25c2"));
@@ -136,6 +138,7 @@ export function renderBoundFigure(state) {
   svg.append(el("line", { x1: g.logZ, x2: g.logZ, y1: BOUND.top - 12, y2: axisY, class: "bf-logz" }));
   svg.append(el("text", { x: g.logZ + 3, y: BOUND.top - 5, class: "bf-logz-label" }, "log Z"));
   svg.append(el("line", { x1: g.elbo, x2: g.logZ, y1: yElbo + BOUND.bar / 2, y2: yElbo + BOUND.bar / 2, class: "bf-gap" }));
+  svg.append(el("circle", { cx: g.elbo, cy: yElbo + BOUND.bar / 2, r: 4.5, class: "bf-elbo-dot" }));
   svg.append(el("text", { x: g.logZ + 3, y: yElbo + BOUND.bar - 1, class: "bf-gap-label" }, `KL ${klText(r.kl, r.elbo_error)}`));
 }
 

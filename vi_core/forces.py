@@ -21,9 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vi_core.elbo import elbo
+from vi_core.elbo import ElboResult, elbo
 from vi_core.errors import FamilyError
 from vi_core.families import Family
+from vi_core.flow_family import FlowFamily
+from vi_core.flows import flow_elbo
 from vi_core.target import Density
 
 __all__ = ["DEFAULT_FACTORS", "ScaleSweep", "scale_sweep", "scaled"]
@@ -48,15 +50,25 @@ class ScaleSweep:
 
 def scaled(family: Family, theta: np.ndarray, factor: float) -> np.ndarray:
     """theta of q_c: every component's scales multiplied by ``factor``, its mean, correlation
-    and weight kept (covariance -> factor^2 covariance)."""
+    and weight kept (covariance -> factor^2 covariance). For a flow x = m + L g(z), the affine
+    base's L is scaled (L -> factor L): q_c(x) spreads about m as the base does, its planar
+    layers kept."""
     if not (np.isfinite(factor) and factor > 0):
         raise FamilyError(f"a scale factor must be a positive number, got {factor!r}")
-    if type(family).expand is not Family.expand:
-        raise FamilyError(f"{family.id}: scaling is defined for Gaussians and their mixtures only")
+    if isinstance(family, FlowFamily):
+        out = family.check_theta(theta).copy()
+        out[list(_SCALE_FIELDS)] += np.log(factor)  # the base's log scales, as in a block
+        return out
     logits, block = family.expand(theta)
     block = block.copy()
     block[:, list(_SCALE_FIELDS)] += np.log(factor)
     return family.from_blocks(logits, block)
+
+
+def _elbo(target: Density, family: Family, theta: np.ndarray) -> ElboResult:
+    if isinstance(family, FlowFamily):
+        return flow_elbo(target, family, theta, with_grad=False)
+    return elbo(target, family, theta, with_grad=False)
 
 
 def scale_sweep(target: Density, family: Family, theta: np.ndarray, extent: Sequence[float],
@@ -71,7 +83,7 @@ def scale_sweep(target: Density, family: Family, theta: np.ndarray, extent: Sequ
         th = scaled(family, theta, float(c))
         result = None
         if np.all((th >= lo - 1e-9) & (th <= hi + 1e-9)):
-            result = elbo(target, family, th, with_grad=False)
+            result = _elbo(target, family, th)
         ok = result is not None and bool(np.isfinite(result.elbo))
         out["e"].append(float(result.expected_log_density) if ok and result else None)
         out["h"].append(float(result.entropy) if ok and result else None)

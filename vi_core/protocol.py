@@ -15,8 +15,8 @@ Names: K, the number of mixture components, is ``k`` here and in the page's link
 Methods (params -> result):
 
 ``versions`` {} -> {python, numpy, scipy (null when not loaded), vi_core}
-``catalog`` {} -> {targets: [target entry], families: [family entry] (those ``on_page``: for
-    now every family but the flows, which the page cannot draw yet), optimizers: [...],
+``catalog`` {} -> {targets: [target entry], families: [family entry] (every family, the flow
+    included: kind "flow", its view as below), optimizers: [...],
     defaults: {samples, target_grid: [nx, ny]}}
     target entry: {id, name, description, extent, log_z, log_z_error, log_z_method,
         ranges: {mean_x, mean_y, scale, correlation: [lo, hi]}} (the box q must stay in)
@@ -57,8 +57,11 @@ target gives at its theta now (a custom target of the same id may have changed).
 A view is {target, family, k, theta, natural, components: {weights, means, covs},
 readouts: {elbo, expected_log_density, entropy, log_z, kl, elbo_error, log_z_error},
 q_grid: {nx, ny, unit, log_density} or null} where q_grid covers the target's extent like
-``target_grid``, for a q of several components; a single Gaussian's density contours are
-ellipses, which the page draws from ``components`` (so a drag need not send a grid).
+``target_grid``, for a q of several components or a flow; a single Gaussian's density contours
+are ellipses, which the page draws from ``components`` (so a drag need not send a grid). A
+flow's ``components`` are its affine base N(m, L Lᵀ) (what the handles move), and its readouts
+carry ``check``: {exact, mc_elbo, mc_error, n}, the cubature ELBO checked on n fresh draws (the
+ELBO's error covers the difference), or null on a run's intermediate frames.
 """
 
 from __future__ import annotations
@@ -86,9 +89,19 @@ from vi_core.families import (
     Family,
     family_ids,
     get_family,
-    is_flow_id,
 )
 from vi_core.fit import fit as run_fit
+from vi_core.flow_family import FlowFamily
+from vi_core.flows import (
+    FLOW_LBFGS_TOL,
+    FLOW_MAX_ITER,
+    FlowObjective,
+    check_flow,
+    fit_flow,
+    flow_elbo,
+    flow_elbo_mc,
+    initial_flow_params,
+)
 from vi_core.forces import scale_sweep
 from vi_core.optimize import (
     DEFAULT_OPTIMIZER,
@@ -127,6 +140,9 @@ PACING: dict[str, Json] = {
     "lbfgs": {**_FRAME, "frame_ms": 150, "steps_per_frame": 1, "speedup_every": 16},
 }
 _MAX_SAMPLES = 20000
+#: Fresh draws that check a flow's cubature ELBO in each view at rest (``_flow_view``): its
+#: standard error is ~1e-2 nats on a good fit, and it costs a few ms of numpy.
+PAGE_MC_DRAWS = 4000
 #: The most draws ``diagnostics`` takes for the IW-ELBO (iw_k x iw_n): ~0.1 s of Python.
 _MAX_IW_DRAWS = 100_000
 _MAX_GRID = 1000
@@ -175,12 +191,9 @@ def _text(params: Json, key: str) -> str:
 
 
 def on_page(family_id: str) -> bool:
-    """Whether the page offers a family. TEMPORARY: flow families (``flow``, ``flow-N``,
-    ``vi_core.flows``) are left off until the page draws flows (their contours need q on a grid
-    and their views a flow ELBO; the site build precomputes views for every catalog family), so
-    the catalog omits them and a request naming one is refused (``Session._family``). Remove
-    this filter when the page draws flows."""
-    return not is_flow_id(family_id)
+    """Whether the page offers a family: every family, flows included (their views carry q on
+    a grid and the flow ELBO checked on fresh draws, ``_flow_view``)."""
+    return bool(family_id)
 
 
 def page_family_ids() -> list[str]:
@@ -288,8 +301,7 @@ class Session:
     def _family(params: Json) -> Family:
         family_id = _text(params, "family")
         if not on_page(family_id):
-            raise VIError(f"{family_id}: flow families are not on the page yet (use the CLI or "
-                          "vi_core.flows)")
+            raise VIError(f"{family_id}: not a family the page offers")
         k = params.get("k")
         return get_family(family_id, n_components=k) if k else get_family(family_id)
 
@@ -300,6 +312,8 @@ class Session:
                 raise VIError(f"theta for {family.id} must be {family.n_params} finite numbers")
         elif params.get("natural") is not None:
             theta = family.from_natural(params["natural"])
+        elif isinstance(family, FlowFamily):
+            return initial_flow_params(target, family, cache=self.starts)
         else:
             return initial_params(target, family, cache=self.starts)
         _check_in_range(family, theta, target)
@@ -354,8 +368,10 @@ class Session:
         seed = int(params.get("seed", 0))
         points = family.sample(theta, n, np.random.default_rng(seed))
         # What the samples are for: an unbiased (noisy) ELBO, next to the deterministic one.
-        mc = elbo_mc(target, family, theta, n_samples=max(n, 2),
-                     rng=np.random.default_rng(seed), with_grad=False)
+        rng = np.random.default_rng(seed)
+        mc = flow_elbo_mc(target, family, theta, n_samples=max(n, 2), rng=rng) \
+            if isinstance(family, FlowFamily) else \
+            elbo_mc(target, family, theta, n_samples=max(n, 2), rng=rng, with_grad=False)
         return {"points": points.tolist(),
                 "mc": {"elbo": json_number(mc.elbo), "error": json_number(mc.error), "n": n}}
 
@@ -393,8 +409,10 @@ class Session:
         family = self._family(params)
         theta0 = self._theta(family, params, target) if (
             params.get("theta") is not None or params.get("natural") is not None) else None
-        result = run_fit(target, family, params.get("optimizer", DEFAULT_OPTIMIZER),
-                         theta0=theta0)
+        optimizer = params.get("optimizer", DEFAULT_OPTIMIZER)
+        result = fit_flow(target, family, optimizer, theta0=theta0) \
+            if isinstance(family, FlowFamily) else \
+            run_fit(target, family, optimizer, theta0=theta0)
         out = {**result.to_dict(),
                **diagnose(target, family, result.theta, seed=params.get("seed", 0)).to_dict()}
         return _json_numbers(out)
@@ -406,8 +424,16 @@ class Session:
     def start_run(self, params: Json) -> Json:
         target = self._target(params)
         family = self._family(params)
-        optimizer = get_optimizer(params.get("optimizer", DEFAULT_OPTIMIZER))
-        objective = Objective(target, family)
+        optimizer_id = params.get("optimizer", DEFAULT_OPTIMIZER)
+        if isinstance(family, FlowFamily):
+            # A flow's stopping rule (vi_core.flows: looser tolerance, fewer iterations for L-BFGS)
+            lbfgs = optimizer_id == "lbfgs"
+            optimizer = get_optimizer(optimizer_id, tol=FLOW_LBFGS_TOL if lbfgs else None,
+                                      max_iter=FLOW_MAX_ITER if lbfgs else None)
+            objective: Objective = FlowObjective(target, family)
+        else:
+            optimizer = get_optimizer(optimizer_id)
+            objective = Objective(target, family)
         if params.get("resume") is not None:
             state = _resumed(optimizer, objective, target, family, params["resume"])
         else:
@@ -432,7 +458,7 @@ class Session:
     def finish_run(self, params: Json) -> Json:
         run = self._run(params)
         del self.runs[int(params["run_id"])]
-        return {"reason": str(params.get("reason", "done")), **self._run_report(run)}
+        return {"reason": str(params.get("reason", "done")), **self._run_report(run, final=True)}
 
     def _run(self, params: Json) -> Run:
         run = self.runs.get(int(params["run_id"]))
@@ -441,10 +467,12 @@ class Session:
         return run
 
     @staticmethod
-    def _run_report(run: Run) -> Json:
+    def _run_report(run: Run, final: bool = False) -> Json:
+        """The run's progress; its view is a final one (a flow's ELBO checked on fresh draws)
+        when the run is done or being finished, not for the frames in between."""
         s = run.state
         return {"converged": bool(s.converged), "iteration": s.iteration,
-                "view": _view(run.target, run.family, s.theta, s.result),
+                "view": _view(run.target, run.family, s.theta, s.result, checked=final or s.done),
                 "state": {"target": run.target.id, "family": run.family.id,
                           **state_to_json(run.optimizer, s)}}
 
@@ -506,7 +534,9 @@ def _check_in_range(family: Family, theta: np.ndarray, target: Target) -> None:
 
 
 def _view(target: Target, family: Family, theta: np.ndarray,
-          result: ElboResult | None = None) -> Json:
+          result: ElboResult | None = None, checked: bool = True) -> Json:
+    if isinstance(family, FlowFamily):
+        return _flow_view(target, family, theta, result, checked)
     if result is None:
         result = elbo(target, family, theta, with_grad=False)
     weights, means, covs = family.components(theta)
@@ -533,4 +563,45 @@ def _view(target: Target, family: Family, theta: np.ndarray,
             "log_z_error": json_number(target.log_z_error),
         },
         "q_grid": q_grid,
+    }
+
+
+def _flow_view(target: Target, family: FlowFamily, theta: np.ndarray,
+               result: ElboResult | None, checked: bool) -> Json:
+    """A flow's view: its density on the grid (by the inverse map) for contours, its affine base
+    N(m, L Lᵀ) as the one "component" (what the handles move), and the cubature ELBO, checked
+    on PAGE_MC_DRAWS fresh draws unless ``checked`` is False (a run's intermediate frames):
+    the error then covers |cubature - Monte Carlo| (``vi_core.flows.check_flow``), and a q
+    whose two estimates disagree says so in ``readouts.check``."""
+    check = None
+    if checked:
+        check = check_flow(target, family, theta, n=PAGE_MC_DRAWS,
+                           min_order=result.order if result is not None else None)
+        result = check.cubature
+    elif result is None:
+        result = flow_elbo(target, family, theta, with_grad=False)
+    m, chol, _ = family.unpack(theta)
+    gx, gy = _grid(target.extent, *Q_GRID)
+    error = check.error if check is not None else result.error
+    return {
+        "target": target.id,
+        "family": family.id,
+        "k": 1,
+        "theta": theta.tolist(),
+        "natural": family.to_natural(theta),
+        "components": {"weights": [1.0], "means": [m.tolist()], "covs": [(chol @ chol.T).tolist()]},
+        "readouts": {
+            "elbo": json_number(result.elbo),
+            "expected_log_density": json_number(result.expected_log_density),
+            "entropy": json_number(result.entropy),
+            "log_z": json_number(target.log_z),
+            "kl": json_number(target.log_z - result.elbo),
+            "elbo_error": json_number(error),
+            "log_z_error": json_number(target.log_z_error),
+            "check": None if check is None else {
+                "exact": check.exact, "mc_elbo": json_number(check.mc.elbo),
+                "mc_error": json_number(check.mc.error), "n": PAGE_MC_DRAWS},
+        },
+        "q_grid": {"nx": Q_GRID[0], "ny": Q_GRID[1], "unit": GRID_UNIT,
+                   "log_density": _grid_values(family.log_density(theta, gx, gy))},
     }

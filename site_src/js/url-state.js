@@ -10,7 +10,7 @@
 
 import { CUSTOM, kInRange } from "./catalog.js";
 
-const Q_KEYS = ["mean", "scale", "corr", "weight"];
+const Q_KEYS = ["mean", "scale", "corr", "weight", "layers"]; // layers: a flow's, "u1,u2,w1,w2,b;..."
 const LINK_DIGITS = 7;
 
 /** A number as a link writes it (see above); `snap`: whether a value near 0 becomes 0 (not for
@@ -76,8 +76,9 @@ export function readUrlState(search, kLimits) {
     const scales = params.has("scale") ? parseNumbers(params.get("scale"), 2) : null;
     const corrs = params.has("corr") ? parseNumbers(params.get("corr"), 1) : null;
     const weights = params.has("weight") ? parseNumbers(params.get("weight"), 1) : null;
+    const layers = params.has("layers") ? parseNumbers(params.get("layers"), 5) : null;
     const bad = [
-      [means, "mean"], [scales, "scale"], [corrs, "corr"], [weights, "weight"],
+      [means, "mean"], [scales, "scale"], [corrs, "corr"], [weights, "weight"], [layers, "layers"],
     ].filter(([v, key]) => v === null && params.has(key)).map(([, key]) => key);
     if (bad.length || !means) {
       problems.push(`could not read q from the link (${bad.join(", ") || "mean"}); using the default q`);
@@ -89,6 +90,7 @@ export function readUrlState(search, kLimits) {
         correlations: corrs ? corrs.map((c) => c[0]) : Array(n).fill(0),
         weights: weights ? weights.map((w) => w[0]) : Array(n).fill(1 / n),
       };
+      if (layers) state.natural.layers = layers.map(([u1, u2, w1, w2, b]) => ({ u: [u1, u2], w: [w1, w2], b }));
     }
   }
   return state;
@@ -152,6 +154,8 @@ export function writeUrlState({ target, family, optimizer, k, natural, source },
     const corr = list(natural.correlations, true);
     if (corr.some((c) => c !== "0")) params.set("corr", corr.join(";"));
     if (natural.weights.length > 1) params.set("weight", list(natural.weights, false).join(";"));
+    // A flow's planar layers (its base is the mean, scale and corr above).
+    if (natural.layers) params.set("layers", natural.layers.map((l) => list([...l.u, ...l.w, l.b], true).join(",")).join(";"));
   }
   return "?" + params.toString().replace(/%2C/g, ",").replace(/%3B/g, ";");
 }

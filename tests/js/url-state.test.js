@@ -161,3 +161,20 @@ test("theme=light|dark is read; anything else is a problem quoted (cut short) an
   assert.match(search, /theme=dark/);
   assert.match(search, /embed=1/);
 });
+
+test("a flow's layers travel in the link and read back", () => {
+  const natural = { means: [[0.1, 0.2]], scales: [[0.5, 0.4]], correlations: [0.3], weights: [1],
+    layers: [{ u: [0.1234567891, -1e-12], w: [1, 0], b: 0.5 }, { u: [0, 0.2], w: [0.6, -0.8], b: -1 }] };
+  const search = writeUrlState({ target: "banana", family: "flow", optimizer: "lbfgs", k: null, natural, source: null }, "");
+  assert.ok(search.includes("layers=0.1234568,0,1,0,0.5;0,0.2,0.6,-0.8,-1"), search);
+  const back = readUrlState(search, K);
+  assert.deepEqual(back.problems, []);
+  assert.deepEqual(back.natural.layers, [{ u: [0.1234568, 0], w: [1, 0], b: 0.5 }, { u: [0, 0.2], w: [0.6, -0.8], b: -1 }]);
+  const bad = readUrlState("?target=banana&family=flow&mean=0,0&layers=1,2,3", K);
+  assert.equal(bad.natural, null);
+  assert.match(bad.problems[0], /layers/);
+  // A family without layers drops the old ones from the link.
+  const plain = writeUrlState({ target: "banana", family: "gaussian-full", optimizer: "lbfgs", k: null,
+    natural: { means: [[0, 0]], scales: [[1, 1]], correlations: [0], weights: [1] }, source: null }, search);
+  assert.equal(plain.includes("layers"), false);
+});

@@ -227,14 +227,39 @@ def test_cli_lists_fits_and_samples_a_flow() -> None:
     assert len(json.loads(p.stdout)["points"]) == 5
 
 
-def test_catalog_leaves_flows_off_the_page() -> None:
-    """Temporary (protocol.on_page): the page cannot draw flows yet."""
+def test_the_page_offers_flows_with_views_it_can_draw() -> None:
+    """The catalog lists the flow family; its view carries q on the grid (contours by the
+    inverse map), the affine base as its one component (what the handles move), and an ELBO
+    whose error covers a Monte Carlo check on fresh draws; runs step it like any family."""
     s = Session()
     ids = [f["id"] for f in s.handle({"method": "catalog"})["result"]["families"]]
-    assert ids == page_family_ids() and not any(is_flow_id(i) for i in ids)
-    assert "gaussian-full" in ids
-    reply = s.handle({"method": "evaluate", "params": {"target": "banana", "family": "flow"}})
-    assert not reply["ok"] and "not on the page" in reply["error"]["message"]
+    assert ids == page_family_ids() and "flow" in ids and "gaussian-full" in ids
+    entry = next(f for f in s.handle({"method": "catalog"})["result"]["families"] if f["id"] == "flow")
+    assert entry["kind"] == "flow" and entry["k"] == 1
+    view = s.handle({"method": "evaluate", "params": {"target": "banana", "family": "flow"}})["result"]
+    family = get_family("flow")
+    target = get_target("banana")
+    theta = np.array(view["theta"])
+    grid = view["q_grid"]
+    assert grid["nx"] * grid["ny"] == len(grid["log_density"])
+    m, chol, _ = family.unpack(theta)
+    np.testing.assert_allclose(view["components"]["means"][0], m)
+    np.testing.assert_allclose(view["components"]["covs"][0], chol @ chol.T)
+    r = view["readouts"]
+    check = check_flow(target, family, theta, n=4000)
+    assert r["elbo_error"] >= abs(r["elbo"] - check.mc.elbo)  # the error covers fresh draws
+    assert r["check"]["exact"] and r["elbo"] <= target.log_z + r["elbo_error"]
+    # natural parameters (with the layers) round-trip through a request, as a link's do
+    again = s.handle({"method": "evaluate", "params": {"target": "banana", "family": "flow",
+                                                         "natural": view["natural"]}})["result"]
+    np.testing.assert_allclose(again["theta"], view["theta"], atol=1e-9)
+    run = s.handle({"method": "start_run", "params": {"target": "banana", "family": "flow",
+                                                      "optimizer": "lbfgs", "theta": view["theta"]}})
+    rid = run["result"]["run_id"]
+    out = s.handle({"method": "advance_run", "params": {"run_id": rid, "steps": 3}})["result"]
+    assert out["view"]["readouts"]["elbo"] > r["elbo"] and out["view"]["readouts"]["check"] is None
+    done = s.handle({"method": "finish_run", "params": {"run_id": rid, "reason": "stopped"}})["result"]
+    assert done["view"]["readouts"]["check"] is not None  # a run's last view is checked
 
 
 def test_a_coarse_rule_is_not_shown_as_exact() -> None:

@@ -89,5 +89,7 @@ def test_out_of_range_factors_are_null_and_the_protocol_sends_the_sweep() -> Non
                                                              "natural": natural}})["result"]
     i = out["factors"].index(1.0) if 1.0 in out["factors"] else 8
     assert out["elbo"][i] == pytest.approx(view["readouts"]["elbo"], abs=1e-12)
-    bad = session.handle({"method": "forces", "params": {"target": "banana", "family": "flow"}})
+    bad = session.handle({"method": "forces", "params": {"target": "banana", "family": "no-such"}})
     assert not bad["ok"]
+    flow = session.handle({"method": "forces", "params": {"target": "banana", "family": "flow"}})
+    assert flow["ok"] and None not in flow["result"]["elbo"][:12]

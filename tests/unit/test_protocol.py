@@ -48,7 +48,7 @@ def test_catalog_lists_every_id():
         "mixture-full"}
     assert [o["id"] for o in catalog["optimizers"]] == ["gradient-ascent", "adam", "lbfgs"]
     for family in catalog["families"]:
-        assert family["kind"] in ("isotropic", "diagonal", "full")
+        assert family["kind"] in ("isotropic", "diagonal", "full", "flow")
 
 
 def test_evaluate_matches_the_library():

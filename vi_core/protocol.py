@@ -38,7 +38,7 @@ Methods (params -> result):
     the one-line ``reading`` of k̂ and the ``caveat`` (what k̂ cannot see); seed default 0
 ``forces`` {target, family, k?, theta? | natural?} -> {theta, factors, expected_log_density,
     entropy, elbo, error, log_z}: the ELBO's two terms for q with every scale multiplied by
-    each factor (0.2 ... 5; ``vi_core.forces.scale_sweep``), null where that q leaves the box
+    each of 13 factors (0.2 ... 5; ``vi_core.forces.scale_sweep``), null where that q leaves the box
 ``fit`` {target, family, k?, optimizer?, theta? | natural?, seed?} -> the CLI's ``fit --json``
     (diagnostics included, seeded by ``seed``, default 0)
 ``set_custom_target`` {source} -> target entry; afterwards ``target: "custom"`` refers to it

@@ -254,7 +254,7 @@ export function createSession({ store, catalog, initial, python, runs }) {
   }
 
   // ---- the two forces: the ELBO's terms as q is scaled, around q once it is at rest
-  const forcesLatest = latestOnly((params) => python.call("forces", params));
+  const forcesLatest = latestOnly((params) => python.background("forces", params));
   let forcesTimer = null;
   let forcesAsked = ""; // the q whose sweep was last asked for (asked once, whatever the answer)
 

@@ -540,8 +540,16 @@ def _view(target: Target, family: Family, theta: np.ndarray,
     if result is None:
         result = elbo(target, family, theta, with_grad=False)
     weights, means, covs = family.components(theta)
+    return _view_json(target, family, theta, result, result.error,
+                      {"weights": weights.tolist(), "means": means.tolist(), "covs": covs.tolist()},
+                      with_grid=family.n_components > 1)
+
+
+def _view_json(target: Target, family: Family, theta: np.ndarray, result: ElboResult,
+               error: float, components: Json, with_grid: bool, **extra: Any) -> Json:
+    """A view as the module docstring describes it (``extra`` joins its readouts)."""
     q_grid = None
-    if family.n_components > 1:
+    if with_grid:
         gx, gy = _grid(target.extent, *Q_GRID)
         q_grid = {"nx": Q_GRID[0], "ny": Q_GRID[1], "unit": GRID_UNIT,
                   "log_density": _grid_values(family.log_density(theta, gx, gy))}
@@ -551,16 +559,16 @@ def _view(target: Target, family: Family, theta: np.ndarray,
         "k": family.n_components,
         "theta": theta.tolist(),
         "natural": family.to_natural(theta),
-        "components": {"weights": weights.tolist(), "means": means.tolist(),
-                       "covs": covs.tolist()},
+        "components": components,
         "readouts": {
             "elbo": json_number(result.elbo),
             "expected_log_density": json_number(result.expected_log_density),
             "entropy": json_number(result.entropy),
             "log_z": json_number(target.log_z),
             "kl": json_number(target.log_z - result.elbo),
-            "elbo_error": json_number(result.error),
+            "elbo_error": json_number(error),
             "log_z_error": json_number(target.log_z_error),
+            **extra,
         },
         "q_grid": q_grid,
     }
@@ -581,27 +589,10 @@ def _flow_view(target: Target, family: FlowFamily, theta: np.ndarray,
     elif result is None:
         result = flow_elbo(target, family, theta, with_grad=False)
     m, chol, _ = family.unpack(theta)
-    gx, gy = _grid(target.extent, *Q_GRID)
-    error = check.error if check is not None else result.error
-    return {
-        "target": target.id,
-        "family": family.id,
-        "k": 1,
-        "theta": theta.tolist(),
-        "natural": family.to_natural(theta),
-        "components": {"weights": [1.0], "means": [m.tolist()], "covs": [(chol @ chol.T).tolist()]},
-        "readouts": {
-            "elbo": json_number(result.elbo),
-            "expected_log_density": json_number(result.expected_log_density),
-            "entropy": json_number(result.entropy),
-            "log_z": json_number(target.log_z),
-            "kl": json_number(target.log_z - result.elbo),
-            "elbo_error": json_number(error),
-            "log_z_error": json_number(target.log_z_error),
-            "check": None if check is None else {
-                "exact": check.exact, "mc_elbo": json_number(check.mc.elbo),
-                "mc_error": json_number(check.mc.error), "n": PAGE_MC_DRAWS},
-        },
-        "q_grid": {"nx": Q_GRID[0], "ny": Q_GRID[1], "unit": GRID_UNIT,
-                   "log_density": _grid_values(family.log_density(theta, gx, gy))},
-    }
+    return _view_json(
+        target, family, theta, result, check.error if check is not None else result.error,
+        {"weights": [1.0], "means": [m.tolist()], "covs": [(chol @ chol.T).tolist()]},
+        with_grid=True,
+        check=None if check is None else {
+            "exact": check.exact, "mc_elbo": json_number(check.mc.elbo),
+            "mc_error": json_number(check.mc.error), "n": PAGE_MC_DRAWS})

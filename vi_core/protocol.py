@@ -59,7 +59,8 @@ readouts: {elbo, expected_log_density, entropy, log_z, kl, elbo_error, log_z_err
 q_grid: {nx, ny, unit, log_density} or null} where q_grid covers the target's extent like
 ``target_grid``, for a q of several components or a flow; a single Gaussian's density contours
 are ellipses, which the page draws from ``components`` (so a drag need not send a grid). A
-flow's ``components`` are its affine base N(m, L Lᵀ) (what the handles move), and its readouts
+flow's ``components`` are one: centred at T(0) (q's centre; ``natural.means`` is the base's m,
+and moving T(0) by d moves m by d), with the base's covariance L Lᵀ, and its readouts
 carry ``check``: {exact, mc_elbo, mc_error, n}, the cubature ELBO checked on n fresh draws (the
 ELBO's error covers the difference), or null on a run's intermediate frames.
 """
@@ -576,8 +577,9 @@ def _view_json(target: Target, family: Family, theta: np.ndarray, result: ElboRe
 
 def _flow_view(target: Target, family: FlowFamily, theta: np.ndarray,
                result: ElboResult | None, checked: bool) -> Json:
-    """A flow's view: its density on the grid (by the inverse map) for contours, its affine base
-    N(m, L Lᵀ) as the one "component" (what the handles move), and the cubature ELBO, checked
+    """A flow's view: its density on the grid (by the inverse map) for contours, one "component"
+    for the handles: centred at T(0), the image of the base's centre (moving it moves m, which
+    translates q), with the base's covariance L Lᵀ (its shape handles), and the cubature ELBO, checked
     on PAGE_MC_DRAWS fresh draws unless ``checked`` is False (a run's intermediate frames):
     the error then covers |cubature - Monte Carlo| (``vi_core.flows.check_flow``), and a q
     whose two estimates disagree says so in ``readouts.check``."""
@@ -588,10 +590,11 @@ def _flow_view(target: Target, family: FlowFamily, theta: np.ndarray,
         result = check.cubature
     elif result is None:
         result = flow_elbo(target, family, theta, with_grad=False)
-    m, chol, _ = family.unpack(theta)
+    _, chol, _ = family.unpack(theta)
+    centre = family.forward(theta, np.zeros((1, 2))).x[0]  # T(0): where q is, wherever m went
     return _view_json(
         target, family, theta, result, check.error if check is not None else result.error,
-        {"weights": [1.0], "means": [m.tolist()], "covs": [(chol @ chol.T).tolist()]},
+        {"weights": [1.0], "means": [centre.tolist()], "covs": [(chol @ chol.T).tolist()]},
         with_grid=True,
         check=None if check is None else {
             "exact": check.exact, "mc_elbo": json_number(check.mc.elbo),

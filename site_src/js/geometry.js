@@ -74,10 +74,13 @@ export function handleSpecs(view, kind, selected) {
 export function naturalAfterMove(view, rules, handle, k, x, y) {
   const nat = structuredClone(view.natural);
   const { ranges } = rules;
-  const [mx, my] = nat.means[k];
+  // The handles sit at the component's centre: its mean, or for a flow T(0), which moving the
+  // base's mean m translates with it (natural.means holds m).
+  const [mx, my] = view.components.means[k];
   const scale = (s) => clamp(s, ranges.scale);
   if (handle === "mean") {
-    nat.means[k] = [clamp(x, ranges.mean_x), clamp(y, ranges.mean_y)];
+    const [bx, by] = nat.means[k];
+    nat.means[k] = [clamp(bx + x - mx, ranges.mean_x), clamp(by + y - my, ranges.mean_y)];
   } else if (handle === "radius") {
     const s = scale(Math.hypot(x - mx, y - my));
     if (rules.sharedScale) nat.scales = nat.scales.map(() => [s, s]);

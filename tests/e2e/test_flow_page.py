@@ -40,7 +40,7 @@ def test_a_flow_is_chosen_optimized_and_linked(page, server):
     page.click("[data-testid=optimize-button]")  # Stop
     wait_idle(page)
     after = readouts(page)
-    assert after["elbo"] > start["elbo"] + 1.0  # the ELBO rose (from -13.7 on banana)
+    assert after["elbo"] > start["elbo"] + 0.1  # the ELBO rose (from the full Gaussian's fit, -0.99)
     # Nothing drawn sits above log Z, and the ELBO on show is within its error of the bound.
     view_error = cpython("evaluate", target="banana", family="flow",
                          theta=json.loads(page.get_attribute("[data-testid=plot]", "data-theta")))["readouts"]
@@ -48,7 +48,8 @@ def test_a_flow_is_chosen_optimized_and_linked(page, server):
         for _, elbo in s["points"]:
             assert elbo <= after["log-z"] + 1e-9
     assert after["elbo"] <= after["log-z"] + view_error["elbo_error"]
-    assert after["elbo"] == pytest.approx(view_error["elbo"], abs=1e-9)
+    # (the run's last rule may be finer than a fresh evaluation's: they agree within the error)
+    assert after["elbo"] == pytest.approx(view_error["elbo"], abs=view_error["elbo_error"])
     page.screenshot(path=str(ARTIFACTS / "flow-banana-1280.png"))
 
     # The link carries the layers: opened again it shows the same q (to the link's 7 figures).

@@ -243,7 +243,8 @@ def test_the_page_offers_flows_with_views_it_can_draw() -> None:
     grid = view["q_grid"]
     assert grid["nx"] * grid["ny"] == len(grid["log_density"])
     m, chol, _ = family.unpack(theta)
-    np.testing.assert_allclose(view["components"]["means"][0], m)
+    np.testing.assert_allclose(view["components"]["means"][0], family.forward(theta, np.zeros((1, 2))).x[0])
+    np.testing.assert_allclose(view["natural"]["means"][0], m)
     np.testing.assert_allclose(view["components"]["covs"][0], chol @ chol.T)
     r = view["readouts"]
     check = check_flow(target, family, theta, n=4000)

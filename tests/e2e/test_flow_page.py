@@ -9,7 +9,7 @@ import json
 import pytest
 
 from tests.e2e.conftest import ARTIFACTS, wait_ready
-from tests.e2e.test_page import cpython, readouts, wait_idle
+from tests.e2e.test_page import cpython, drag, readouts, wait_idle
 from tests.e2e.test_trace import series
 
 pytestmark = pytest.mark.e2e
@@ -78,6 +78,17 @@ def test_the_flow_beats_the_full_gaussian_on_the_banana_plainly(page, server):
     wait_idle(page)
     assert readouts(page)["kl"] == pytest.approx(flow["kl"], abs=2e-3)
     page.screenshot(path=str(ARTIFACTS / "flow-banana-fitted.png"))
+    # The handles are where q is (T(0)), on the plot (the fit's base mean m lies above it).
+    plot = page.locator("[data-testid=plot]").bounding_box()
+    box = page.locator("[data-testid=handle-0]").bounding_box()
+    assert plot["y"] <= box["y"] + box["height"] / 2 <= plot["y"] + plot["height"]
+    # Dragging it translates q: only the base mean changes.
+    before = json.loads(page.get_attribute("[data-testid=plot]", "data-natural"))
+    drag(page, "handle-0", 10, 0, steps=2)
+    wait_idle(page)
+    after = json.loads(page.get_attribute("[data-testid=plot]", "data-natural"))
+    assert after["means"][0][0] > before["means"][0][0]
+    assert after["layers"] == before["layers"] and after["scales"] == before["scales"]
 
 
 def _natural_query(natural: dict) -> str:

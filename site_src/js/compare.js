@@ -73,6 +73,7 @@ export function createCompare({ store, session }) {
     if (d) {
       const lines = diagnosticsLines(d);
       $("khat").textContent = lines.khat;
+      $("khat").title = lines.caveat; // an embed shows the reading alone (style.css)
       $("iw-elbo").textContent = lines.iw;
       $("khat-caveat").textContent = lines.caveat;
     }

@@ -48,9 +48,9 @@ def sd_along(cov: list[list[float]], direction: np.ndarray) -> float:
     return math.sqrt(float(u @ np.asarray(cov) @ u))
 
 
-def open_compare(page, server, width: int) -> dict:
+def open_compare(page, server, width: int, query: str = "") -> dict:
     page.set_viewport_size({"width": width, "height": 900})
-    page.goto(f"{server.base_url}?target=bimodal&family=gaussian-full")
+    page.goto(f"{server.base_url}?target=bimodal&family=gaussian-full{query}")
     wait_ready(page)
     assert page.is_hidden("[data-testid=compare-legend]")
     before = page.evaluate(_MAGENTA_PIXELS)
@@ -101,14 +101,14 @@ def test_bimodal_shows_reverse_and_forward_fits_together(page, page_log, server)
     assert_clean(page_log)
 
 
-def test_compare_on_a_phone(page, page_log, server):
-    fits = open_compare(page, server, 375)
+def test_compare_on_a_phone_in_the_dark_theme(page, page_log, server):
+    fits = open_compare(page, server, 375, "&theme=dark")
     assert fits["forward"]["elbo"] < fits["reverse"]["elbo"]
     assert fits["magenta_after"] > 20
     assert page.is_visible("[data-testid=compare-legend]")
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "compare-375.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "compare-375-dark.png"), full_page=True)
     assert_clean(page_log)
 
 

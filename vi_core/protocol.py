@@ -43,9 +43,9 @@ Methods (params -> result):
     Reset then Optimize reach it) and its fit by ``objective`` ("forward-kl", default: KL(p‖q);
     or "alpha" with ``alpha``: D_α(p‖q)) by ``vi_core.objectives.fit_objective``, both from the
     family's starting q, except that a single Gaussian's forward fit starts at its optimum, the
-    moment match; a fit is {view, elbo, kl, forward_kl, divergence, converged, iterations}
-    (``kl`` = log Z - ELBO = KL(q‖p), ``forward_kl`` = KL(p‖q), ``divergence`` what that fit
-    minimised); ``note`` says that only reverse KL gives the bound
+    moment match; a fit is a view (below) with {elbo, kl, forward_kl, divergence, converged,
+    iterations} (``kl`` = log Z - ELBO = KL(q‖p), ``forward_kl`` = KL(p‖q), ``divergence`` what
+    that fit minimised); ``note`` says that only reverse KL gives the bound
 ``set_custom_target`` {source} -> target entry; afterwards ``target: "custom"`` refers to it
 ``start_run`` {target, family, k?, optimizer, theta, resume?} -> {run_id}; ``resume`` is a
     ``state`` from an earlier run (say, before Python was restarted): the run goes on from it
@@ -426,7 +426,7 @@ class Session:
             view = _view(target, family, np.asarray(theta, dtype=float))
             fwd = divergence(quad, family, theta, with_grad=False).value
             kl = view["readouts"]["kl"]
-            return {"view": view, "elbo": view["readouts"]["elbo"], "kl": kl,
+            return {**view, "elbo": view["readouts"]["elbo"], "kl": kl,
                     "forward_kl": json_number(fwd),
                     "divergence": kl if minimised is None else json_number(minimised),
                     "converged": converged, "iterations": iterations}

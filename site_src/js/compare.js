@@ -21,7 +21,7 @@ export function compareLines(comparison) {
 
 /** What tests and links read of a comparison: both fits' theta and numbers, as data. */
 export function compareData(comparison) {
-  const side = (fit) => ({ theta: fit.view.theta, elbo: fit.elbo, kl: fit.kl, forward_kl: fit.forward_kl,
+  const side = (fit) => ({ theta: fit.theta, elbo: fit.elbo, kl: fit.kl, forward_kl: fit.forward_kl,
     divergence: fit.divergence, converged: fit.converged });
   return { target: comparison.target, family: comparison.family, k: comparison.k, objective: comparison.objective,
     alpha: comparison.alpha, reverse: side(comparison.reverse), forward: side(comparison.forward) };

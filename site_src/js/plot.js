@@ -142,11 +142,11 @@ function gaussianContours(mean, cov, fractions, frame) {
 
 const FIT_LEVELS = [0.1, 0.5, 0.9]; // a fit's contours: fewer than q's, so both fits stay legible
 
-/** Draw the comparison's two fits (protocol ``compare``: {reverse: {view}, forward: {view}})
+/** Draw the comparison's two fits (protocol ``compare``: {reverse: view, forward: view})
  * as dashed contours over the plot, each in its colour, the forward fit on top. */
 export function drawFits(ctx, frame, comparison) {
   for (const [side, color] of [["reverse", COLORS.fitReverse], ["forward", COLORS.fitForward]]) {
-    const view = comparison[side].view;
+    const view = comparison[side];
     const paths = view.q_grid
       ? contourPaths(densityGrid(view.q_grid), view.q_grid.nx, view.q_grid.ny, FIT_LEVELS, frame)
       : gaussianContours(view.components.means[0], view.components.covs[0], FIT_LEVELS, frame);

@@ -80,14 +80,14 @@ def test_bimodal_shows_reverse_and_forward_fits_together(page, page_log, server)
     ref = cpython("compare", target="bimodal", family="gaussian-full")
     assert fwd["elbo"] == pytest.approx(ref["forward"]["elbo"], abs=1e-5)
     assert rev["elbo"] == pytest.approx(ref["reverse"]["elbo"], abs=1e-5)
-    np.testing.assert_allclose(fwd["theta"], ref["forward"]["view"]["theta"], atol=1e-4)
+    np.testing.assert_allclose(fwd["theta"], ref["forward"]["theta"], atol=1e-4)
     # Mode-seeking vs mass-covering: along the axis through the two modes the forward fit is
     # much wider than the reverse fit, which sits on the heavier mode.
     axis = np.array([0.8, 0.7]) - np.array([-0.8, 0.0])
-    covs = {side: ref[side]["view"]["components"]["covs"][0] for side in ("reverse", "forward")}
+    covs = {side: ref[side]["components"]["covs"][0] for side in ("reverse", "forward")}
     assert sd_along(covs["forward"], axis) > 1.4 * sd_along(covs["reverse"], axis)
-    assert ref["reverse"]["view"]["natural"]["means"][0][0] < -0.6       # on the heavy mode
-    assert ref["forward"]["view"]["natural"]["means"][0][0] == pytest.approx(-0.4, abs=1e-3)
+    assert ref["reverse"]["natural"]["means"][0][0] < -0.6       # on the heavy mode
+    assert ref["forward"]["natural"]["means"][0][0] == pytest.approx(-0.4, abs=1e-3)
     # Both fits are drawn: the forward fit's magenta appears on the plot.
     assert fits["magenta_before"] < 20 < fits["magenta_after"]
     ARTIFACTS.mkdir(exist_ok=True)

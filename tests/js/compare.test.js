@@ -11,7 +11,7 @@ const make = () => createStore(catalog, initialState(START), sync);
 const fit = (elbo, forwardKl, theta) => {
   const view = gaussianView();
   view.theta = theta;
-  return { view, elbo, kl: -elbo, forward_kl: forwardKl, divergence: forwardKl, converged: true, iterations: 9 };
+  return { ...view, elbo, kl: -elbo, forward_kl: forwardKl, divergence: forwardKl, converged: true, iterations: 9 };
 };
 const COMPARISON = {
   target: "bimodal", family: "gaussian-full", k: 1, objective: "forward-kl", alpha: null,

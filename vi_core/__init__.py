@@ -11,10 +11,12 @@ and in Pyodide::
 
 The modules form one-way layers (each imports only those before it): errors -> target ->
 targets, log_z, custom_target -> families -> flow_family -> diagnostics -> elbo -> optimize ->
-starts -> fit -> flows -> protocol, cli. ``vi_core.protocol`` (the page's JSON door) is not
+starts -> fit -> flows -> objectives -> protocol, cli. ``vi_core.protocol`` (the page's JSON door) is not
 imported here. Flow families (``flow``, ``flow-N``: planar layers inside an affine map) have
 their own ELBO and fit in ``vi_core.flows`` (``fit_flow``); importing this package registers
-them with ``get_family``.
+them with ``get_family``. ``vi_core.objectives`` has the other objectives: forward KL(p‖q)
+and the Rényi D_α(p‖q) (``fit_objective``), with E_p by log Z's plane-wide cubature; for a
+single Gaussian the forward-KL optimum is moment matching (``moment_match``).
 """
 
 __version__ = "0.1.0"
@@ -50,6 +52,18 @@ from vi_core.flows import (
 )
 from vi_core.forces import ScaleSweep, scale_sweep, scaled
 from vi_core.log_z import compute_log_z
+from vi_core.objectives import (
+    BOUND_NOTE,
+    OBJECTIVES,
+    DivergenceResult,
+    ObjectiveFitResult,
+    TargetQuadrature,
+    divergence,
+    fit_objective,
+    moment_match,
+    target_moments,
+    target_quadrature,
+)
 from vi_core.optimize import (
     OPTIMIZERS,
     Objective,
@@ -65,13 +79,16 @@ from vi_core.target import Target
 from vi_core.targets import get_target, target_ids
 
 __all__ = [
+    "BOUND_NOTE",
     "DEFAULT_DRAWS",
     "DEFAULT_IW_K",
     "DEFAULT_IW_N",
     "KHAT_CAVEAT",
     "MAX_COMPONENTS",
+    "OBJECTIVES",
     "OPTIMIZERS",
     "Diagnostics",
+    "DivergenceResult",
     "ElboResult",
     "EntropyResult",
     "Family",
@@ -81,6 +98,7 @@ __all__ = [
     "FlowFamily",
     "IwElboResult",
     "Objective",
+    "ObjectiveFitResult",
     "OptState",
     "Optimizer",
     "OptimizerError",
@@ -89,17 +107,20 @@ __all__ = [
     "Step",
     "Target",
     "TargetError",
+    "TargetQuadrature",
     "VIError",
     "__version__",
     "check_flow",
     "compute_log_z",
     "diagnose",
+    "divergence",
     "elbo",
     "elbo_mc",
     "entropy",
     "family_ids",
     "fit",
     "fit_flow",
+    "fit_objective",
     "flow_elbo",
     "flow_elbo_mc",
     "get_family",
@@ -111,6 +132,7 @@ __all__ = [
     "iw_elbo",
     "khat_reading",
     "khat_threshold",
+    "moment_match",
     "optimize",
     "optimizer_ids",
     "psis_khat",
@@ -119,4 +141,6 @@ __all__ = [
     "scaled",
     "target_from_source",
     "target_ids",
+    "target_moments",
+    "target_quadrature",
 ]

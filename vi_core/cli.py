@@ -3,6 +3,7 @@
     python -m vi_core targets [--json]
     python -m vi_core families [--json]
     python -m vi_core fit (--target ID | --target-file PATH) --family ID [--optimizer ID]
+                          [--objective reverse-kl|forward-kl|alpha [--alpha A]]
                           [--seed S] [--json]
     python -m vi_core sample (--target ID | --target-file PATH) --family ID
                              --theta-json '[...]' [--n N] [--seed S] [--json]
@@ -13,7 +14,12 @@ of the fitted q (``vi_core.diagnostics.Diagnostics.to_dict()``: khat, ess, khat_
 n}, khat_reading, seed; seeded by ``--seed``, the fit itself being deterministic); without
 ``--json`` a table and the reading of k̂. ``sample --json`` prints ``{"points": [[x, y], ...],
 "log_q": [...]}``: n draws from q at ``theta`` (what ``fit --json`` returns as ``theta``) and
-log q at each. Bad input exits with status 2 and a one-line message on stderr, never a
+log q at each. ``--objective forward-kl`` minimises KL(p‖q) instead of maximising the ELBO
+(``alpha`` with ``--alpha A``: the Rényi D_A(p‖q); ``vi_core.objectives.fit_objective``); the
+JSON then also has ``objective``, ``alpha``, ``divergence`` (the minimised value),
+``forward_kl`` = KL(p‖q) and a plain ``note`` that only reverse KL gives the bound; ``elbo``
+and ``kl`` are still the ELBO and KL(q‖p) of the result. Reverse KL's JSON gains ``objective``:
+"reverse-kl" only. Bad input exits with status 2 and a one-line message on stderr, never a
 traceback.
 """
 
@@ -35,6 +41,7 @@ from vi_core.families import MAX_COMPONENTS, MAX_FLOW_LAYERS, family_ids, get_fa
 from vi_core.fit import fit
 from vi_core.flow_family import FlowFamily
 from vi_core.flows import fit_flow
+from vi_core.objectives import OBJECTIVES, check_objective, fit_objective
 from vi_core.optimize import OPTIMIZERS
 from vi_core.targets import get_target, target_ids
 
@@ -135,25 +142,39 @@ def _cmd_fit(args: argparse.Namespace) -> None:
     family = get_family(args.family)
     target = _load_target(args)
     seed = check_seed(args.seed)
-    if isinstance(family, FlowFamily):  # its own ELBO, and a Monte Carlo check (seeded)
+    alpha = check_objective(args.objective, args.alpha)
+    extra: dict[str, Any] = {"objective": args.objective}
+    if args.objective != "reverse-kl":
+        if isinstance(family, FlowFamily):
+            _fail(f"--objective {args.objective} is not available for flows ({family.id}); "
+                  "choose a Gaussian or mixture family, or --objective reverse-kl")
+        other = fit_objective(target, family, args.objective, args.optimizer, alpha=alpha)
+        result = other.fit
+        extra = {k: v for k, v in other.to_dict().items() if k not in result.to_dict()}
+    elif isinstance(family, FlowFamily):  # its own ELBO, and a Monte Carlo check (seeded)
         result = fit_flow(target, family, args.optimizer, seed=seed)
     else:
         result = fit(target, family, args.optimizer)
     diag = diagnose(target, family, result.theta, seed=seed)
-    out = {**result.to_dict(), **diag.to_dict()}
+    out = {**result.to_dict(), **diag.to_dict(), **extra}
     if args.json:
         _print_json(out)
         return
     rows = [[k, _fmt(out[k])] for k in (
-        "target", "family", "optimizer", "elbo", "expected_log_density", "entropy", "log_z",
-        "kl", "elbo_error", "log_z_error", "iterations", "n_evals", "seconds", "converged",
-        "grad_norm", "message")]
+        "target", "family", "optimizer", "objective", "elbo", "expected_log_density", "entropy",
+        "log_z", "kl", "elbo_error", "log_z_error", "iterations", "n_evals", "seconds",
+        "converged", "grad_norm", "message")]
+    if args.objective != "reverse-kl":
+        rows[4:4] = [[k, _fmt(out[k])] for k in ("alpha", "divergence", "forward_kl")
+                     if out[k] is not None]
     iw = diag.iw
     rows += [["khat", _fmt(diag.khat)],
              ["ess", f"{diag.ess:.1f} of {diag.n} draws (seed {seed})"],
              ["iw_elbo", f"{_fmt(iw.value)} ± {iw.se:.2g} (K = {iw.k}, {iw.n} groups)"],
              ["log_z - iw_elbo", _fmt(result.log_z - iw.value)]]
     print(_table(rows, ["quantity", "value"]))
+    if "note" in out:
+        print(f"\nnote: {out['note']}")
     print(f"\nreading: {diag.reading}")
     print(f"limit: {KHAT_CAVEAT}")
     p = out["params"]
@@ -226,6 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--family", required=True, help="family id (see `families`)")
     p.add_argument("--optimizer", default="lbfgs",
                    help="gradient-ascent, adam or lbfgs (default)")
+    p.add_argument("--objective", default="reverse-kl", choices=OBJECTIVES,
+                   help="what to minimise: reverse-kl = KL(q||p), maximising the ELBO "
+                        "(default, the only one that gives the bound); forward-kl = KL(p||q); "
+                        "alpha = the Renyi divergence D_A(p||q) (needs --alpha)")
+    p.add_argument("--alpha", type=float, default=None, metavar="A",
+                   help="the Renyi order A for --objective alpha (0.05..20, not 1)")
     # Every optimizer is deterministic: the seed is only for the diagnostics' draws from q.
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the draws from the fitted q for k-hat, ESS and the IW-ELBO "

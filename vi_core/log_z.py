@@ -203,52 +203,24 @@ def _blind_neighbours(level: np.ndarray, ci: np.ndarray, cj: np.ndarray,
     return np.unique(np.concatenate(out))
 
 
-def compute_log_z(
-    log_density: LogDensity,
-    extent,
-    *,
-    rel_tol: float = 1e-7,
-    max_evals: int = 3_000_000,
-    accept_rel_error: float = 1e-3,
-) -> tuple[float, float]:
-    """(log Z, estimated absolute error of log Z), Z = ∫∫_{R²} exp(log_density(x, y)) dx dy.
+def _bounds(level: np.ndarray, ci: np.ndarray, cj: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(s0, s1, t0, t1) of the quadtree cells (level, ci, cj) on the square."""
+    w = 2.0 / _BASE * np.exp2(-level.astype(float))
+    s0, t0 = -1.0 + ci * w, -1.0 + cj * w
+    return s0, s0 + w, t0, t0 + w
 
-    ``log_density`` must take two float arrays of one shape and return an array of that shape
-    (values finite or -inf). ``extent`` = (xmin, xmax, ymin, ymax) only centres and scales the
-    map of the plane onto the square (see the module docstring); mass outside it counts in
-    full. Cells are refined until the estimated relative error of Z (= absolute error of log Z)
-    is below ``rel_tol`` or ``max_evals`` points have been evaluated; if the estimate is then
-    still above ``accept_rel_error`` the integral is taken to diverge (or to have features too
-    fine to resolve: "too peaked or too rough") and TargetError is raised, as it is for NaN or
-    +inf values; between ``rel_tol`` and ``accept_rel_error`` the value is returned with its
-    (honest, larger) error, e.g. for a hard cut-off (a jump) or a steep kink line off the
-    cells' edges, which converge only algebraically.
 
-    Peaks of any width down to ~1e-7 of the extent are found wherever they are, because every
-    comparison is made in log space relative to each cell's own largest value (the cell nearest
-    a peak has the largest log value and is refined first, even where exp underflows
-    everywhere). A peak on an edge or corner shared by several cells is completed by the
-    neighbour rule (``_blind_neighbours``): a cell whose nodes see far less than its finer
-    neighbour sees at their common edge is split too. Smooth densities need 0.05-0.5 M
-    evaluations (a few to a few tens of ms on CPython); a divergent one stops at ``max_evals``
-    (~0.3 s).
-
-    Known blind spot of any quadrature: mass in features that no node sees at all, e.g. a
-    spike far narrower than the node spacing under a broad density, away from its mode (or the
-    deep neck of Neal's funnel, ~1e-7 of Z), is missed without showing in the error estimate.
-    """
-    extent = check_extent(extent)
+def _refine(log_density: LogDensity, extent: tuple[float, float, float, float], rel_tol: float,
+            max_evals: int, accept_rel_error: float
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float, float]:
+    """The adaptive refinement of ``compute_log_z``: the final cells (level, ci, cj), the
+    largest log integrand value ``peak``, Z / e^peak and Z's estimated relative error."""
     idx = np.arange(_BASE, dtype=np.int64)
     ci, cj = (a.ravel() for a in np.meshgrid(idx, idx, indexing="ij"))
     level = np.zeros(len(ci), dtype=np.int64)
 
-    def bounds(level: np.ndarray, ci: np.ndarray, cj: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        w = 2.0 / _BASE * np.exp2(-level.astype(float))
-        s0, t0 = -1.0 + ci * w, -1.0 + cj * w
-        return s0, s0 + w, t0, t0 + w
-
-    top, k, kerr, rims = _integrate_cells(log_density, extent, *bounds(level, ci, cj))
+    top, k, kerr, rims = _integrate_cells(log_density, extent, *_bounds(level, ci, cj))
     evals = 225 * len(ci)
     while True:
         peak = np.max(top)
@@ -284,7 +256,7 @@ def compute_log_z(
         nl = np.concatenate([cl, cl, cl, cl])
         ni = np.concatenate([ii, ii + 1, ii, ii + 1])
         nj = np.concatenate([jj, jj, jj + 1, jj + 1])
-        ntop, nk, nerr, nrims = _integrate_cells(log_density, extent, *bounds(nl, ni, nj))
+        ntop, nk, nerr, nrims = _integrate_cells(log_density, extent, *_bounds(nl, ni, nj))
         evals += 225 * len(nl)
         # Parent against children: |K15(parent) - sum K15(children)| is (nearly) the parent's
         # own error. At a kink line, where |K15 - G7| can be several times below K15's error
@@ -313,6 +285,92 @@ def compute_log_z(
             "peaked or too rough for the quadrature (spikes, kinks or oscillations far finer "
             "than the extent: widen or smooth them, or shrink the extent around them)"
         )
+    return level, ci, cj, float(peak), total, rel
+
+
+def compute_log_z(
+    log_density: LogDensity,
+    extent,
+    *,
+    rel_tol: float = 1e-7,
+    max_evals: int = 3_000_000,
+    accept_rel_error: float = 1e-3,
+) -> tuple[float, float]:
+    """(log Z, estimated absolute error of log Z), Z = ∫∫_{R²} exp(log_density(x, y)) dx dy.
+
+    ``log_density`` must take two float arrays of one shape and return an array of that shape
+    (values finite or -inf). ``extent`` = (xmin, xmax, ymin, ymax) only centres and scales the
+    map of the plane onto the square (see the module docstring); mass outside it counts in
+    full. Cells are refined until the estimated relative error of Z (= absolute error of log Z)
+    is below ``rel_tol`` or ``max_evals`` points have been evaluated; if the estimate is then
+    still above ``accept_rel_error`` the integral is taken to diverge (or to have features too
+    fine to resolve: "too peaked or too rough") and TargetError is raised, as it is for NaN or
+    +inf values; between ``rel_tol`` and ``accept_rel_error`` the value is returned with its
+    (honest, larger) error, e.g. for a hard cut-off (a jump) or a steep kink line off the
+    cells' edges, which converge only algebraically.
+
+    Peaks of any width down to ~1e-7 of the extent are found wherever they are, because every
+    comparison is made in log space relative to each cell's own largest value (the cell nearest
+    a peak has the largest log value and is refined first, even where exp underflows
+    everywhere). A peak on an edge or corner shared by several cells is completed by the
+    neighbour rule (``_blind_neighbours``): a cell whose nodes see far less than its finer
+    neighbour sees at their common edge is split too. Smooth densities need 0.05-0.5 M
+    evaluations (a few to a few tens of ms on CPython); a divergent one stops at ``max_evals``
+    (~0.3 s).
+
+    Known blind spot of any quadrature: mass in features that no node sees at all, e.g. a
+    spike far narrower than the node spacing under a broad density, away from its mode (or the
+    deep neck of Neal's funnel, ~1e-7 of Z), is missed without showing in the error estimate.
+    """
+    extent = check_extent(extent)
+    _, _, _, peak, total, rel = _refine(log_density, extent, rel_tol, max_evals,
+                                        accept_rel_error)
+    return _log_z_and_error(peak, total, rel)
+
+
+def _log_z_and_error(peak: float, total: float, rel: float) -> tuple[float, float]:
     log_z = float(peak + math.log(total))
     # Rounding: log p~ itself carries ~1 ulp of |peak|.
     return log_z, float(max(rel, 1e-15) + 4e-16 * (abs(peak) + abs(log_z)))
+
+
+def plane_nodes(
+    log_density: LogDensity,
+    extent,
+    *,
+    rel_tol: float = 1e-7,
+    max_evals: int = 3_000_000,
+    accept_rel_error: float = 1e-3,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, float]:
+    """The cubature of ``compute_log_z`` as nodes and weights, for expectations under p = p~/Z:
+
+        E_p[f] = ∫∫ f p~ / Z  ≈  Σ_i f(x_i, y_i) exp(log_p_i + log_w_i - log Z).
+
+    Returns (x, y, log_p, log_w, log Z, its error): flat arrays over the 15×15 Gauss–Kronrod
+    nodes of every final cell of the same adaptive refinement (same arguments as
+    ``compute_log_z``, same log Z to rounding), ``log_p`` = log p~ there and ``log_w`` the log
+    of the cubature weight (cell area/4 × K15 weights × the Jacobian of the map of the plane).
+    All weights are positive. The cells were refined for Z, so E_p[f] is as accurate as Z for
+    f that grows no faster than log p~ shrinks (moments, log q of a Gaussian).
+    """
+    extent = check_extent(extent)
+    level, ci, cj, peak, total, rel = _refine(log_density, extent, rel_tol, max_evals,
+                                              accept_rel_error)
+    s0, s1, t0, t1 = _bounds(level, ci, cj)
+    xmin, xmax, ymin, ymax = extent
+    cx, hx = 0.5 * (xmin + xmax), 0.5 * (xmax - xmin)
+    cy, hy = 0.5 * (ymin + ymax), 0.5 * (ymax - ymin)
+    s = 0.5 * (s0 + s1)[:, None] + 0.5 * (s1 - s0)[:, None] * NODES
+    t = 0.5 * (t0 + t1)[:, None] + 0.5 * (t1 - t0)[:, None] * NODES
+    x = np.broadcast_to((cx + hx * np.tan(0.5 * np.pi * s))[:, :, None], (len(s0), 15, 15))
+    y = np.broadcast_to((cy + hy * np.tan(0.5 * np.pi * t))[:, None, :], (len(s0), 15, 15))
+    log_jx = math.log(0.5 * np.pi * hx) - 2.0 * np.log(np.cos(0.5 * np.pi * s))
+    log_jy = math.log(0.5 * np.pi * hy) - 2.0 * np.log(np.cos(0.5 * np.pi * t))
+    area = 0.25 * (s1 - s0) * (t1 - t0)
+    log_w = (np.log(area)[:, None, None] + np.log(_KK)[None, :, :]
+             + log_jx[:, :, None] + log_jy[:, None, :])
+    x, y = np.array(x).ravel(), np.array(y).ravel()
+    with np.errstate(all="ignore"):
+        log_p = np.asarray(log_density(x, y), dtype=float)
+    log_z, log_z_error = _log_z_and_error(peak, total, rel)
+    return x, y, log_p, log_w.ravel(), log_z, log_z_error

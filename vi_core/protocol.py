@@ -41,6 +41,14 @@ Methods (params -> result):
     each of 13 factors (0.2 ... 5; ``vi_core.forces.scale_sweep``), null where that q leaves the box
 ``fit`` {target, family, k?, optimizer?, theta? | natural?, seed?} -> the CLI's ``fit --json``
     (diagnostics included, seeded by ``seed``, default 0)
+``compare`` {target, family, k?, objective?, alpha?} -> {target, family, k, objective, alpha,
+    reverse: fit, forward: fit, note}: the family's reverse-KL fit (the ELBO's optimum, as
+    Reset then Optimize reach it) and its fit by ``objective`` ("forward-kl", default: KL(p‖q);
+    or "alpha" with ``alpha``: D_α(p‖q)) by ``vi_core.objectives.fit_objective``, both from the
+    family's starting q, except that a single Gaussian's forward fit starts at its optimum, the
+    moment match; a fit is a view (below) with {elbo, kl, forward_kl, divergence, converged,
+    iterations} (``kl`` = log Z - ELBO = KL(q‖p), ``forward_kl`` = KL(p‖q), ``divergence`` what
+    that fit minimised); ``note`` says that only reverse KL gives the bound
 ``set_custom_target`` {source} -> target entry; afterwards ``target: "custom"`` refers to it
 ``start_run`` {target, family, k?, optimizer, theta, resume?} -> {run_id}; ``resume`` is a
     ``state`` from an earlier run (say, before Python was restarted): the run goes on from it
@@ -104,6 +112,14 @@ from vi_core.flows import (
     initial_flow_params,
 )
 from vi_core.forces import scale_sweep
+from vi_core.objectives import (
+    TargetQuadrature,
+    check_objective,
+    divergence,
+    fit_objective,
+    moment_match,
+    target_quadrature,
+)
 from vi_core.optimize import (
     DEFAULT_OPTIMIZER,
     OPTIMIZERS,
@@ -239,6 +255,8 @@ class Session:
         self.runs: dict[int, Run] = {}
         self._run_ids = itertools.count(1)
         self.starts: StartCache = {}
+        #: p's cubature for forward KL, per target object (a new custom target gets its own).
+        self.quadratures: list[tuple[Target, TargetQuadrature]] = []
         self.methods: dict[str, Callable[[Json], Json]] = {
             "versions": self.versions,
             "catalog": self.catalog,
@@ -248,6 +266,7 @@ class Session:
             "diagnostics": self.diagnostics,
             "forces": self.forces,
             "fit": self.fit,
+            "compare": self.compare,
             "set_custom_target": self.set_custom_target,
             "start_run": self.start_run,
             "advance_run": self.advance_run,
@@ -417,6 +436,53 @@ class Session:
         out = {**result.to_dict(),
                **diagnose(target, family, result.theta, seed=params.get("seed", 0)).to_dict()}
         return _json_numbers(out)
+
+    def compare(self, params: Json) -> Json:
+        """The reverse-KL fit and the forward-KL (or α) fit of one target and family."""
+        target = self._target(params)
+        family = self._family(params)
+        objective = str(params.get("objective") or "forward-kl")
+        if objective == "reverse-kl":
+            raise VIError("compare: objective must be forward-kl or alpha (reverse KL is the "
+                          "other side of the comparison)")
+        alpha = check_objective(objective, params.get("alpha"))
+        if isinstance(family, FlowFamily):
+            raise VIError(f"compare: {family.id} is a flow; the reverse vs forward KL comparison "
+                          "is for the Gaussian families and mixtures (flows are not compared yet)")
+        quad = self._quadrature(target)
+        start = initial_params(target, family, cache=self.starts)
+        rev = run_fit(target, family, theta0=start)
+        # A single Gaussian's forward-KL optimum is the moment match: start there (the fit then
+        # only confirms it) rather than make the page wait for the climb.
+        start_other = moment_match(quad, family) if (
+            objective == "forward-kl" and family.n_components == 1) else start
+        other = fit_objective(target, family, objective, alpha=alpha, theta0=start_other,
+                              quadrature=quad)
+
+        def side(theta: list[float], converged: bool, iterations: int,
+                 minimised: float | None) -> Json:
+            view = _view(target, family, np.asarray(theta, dtype=float))
+            fwd = divergence(quad, family, theta, with_grad=False).value
+            kl = view["readouts"]["kl"]
+            return {**view, "elbo": view["readouts"]["elbo"], "kl": kl,
+                    "forward_kl": json_number(fwd),
+                    "divergence": kl if minimised is None else json_number(minimised),
+                    "converged": converged, "iterations": iterations}
+
+        reverse = side(rev.theta, rev.converged, rev.iterations, None)
+        forward = side(other.fit.theta, other.fit.converged, other.fit.iterations,
+                       other.divergence)
+        return {"target": target.id, "family": family.id, "k": family.n_components,
+                "objective": objective, "alpha": alpha, "reverse": reverse,
+                "forward": forward, "note": other.note}
+
+    def _quadrature(self, target: Target) -> TargetQuadrature:
+        for known, quad in self.quadratures:
+            if known is target:
+                return quad
+        quad = target_quadrature(target)
+        self.quadratures = [*self.quadratures[-3:], (target, quad)]
+        return quad
 
     def set_custom_target(self, params: Json) -> Json:
         self.custom_target = target_from_source(params["source"], target_id="custom")

@@ -7,7 +7,7 @@
 import { echo } from "./url-state.js";
 
 export const EMBED_CONTROLS = ["target", "family", "trace"];
-export const ALL_CONTROLS = ["target", "family", "optimizer", "trace", "terms", "samples", "editor", "custom", "about"];
+export const ALL_CONTROLS = ["target", "family", "optimizer", "trace", "terms", "samples", "compare", "editor", "custom", "about"];
 
 /** What the query asks for: {embed, shown: [control], unknown: [name], fellBack: whether only
  * unknown names were asked for, so the defaults show}. Pure. */

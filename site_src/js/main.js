@@ -6,6 +6,7 @@
 //   runs.js       Optimize, Step, Stop, cancel, and pacing
 //   python.js     the worker's life; worker-client.js and messages.js its protocol
 //   plot-view.js, handles.js, editor.js, readouts.js, terms.js, controls.js, status.js   rendering
+//   compare.js    reverse vs forward KL fits (toggle, legend) and k-hat next to the samples
 //   url-state.js, embed.js   the link and the iframe; consent.js   code that came in the link
 //
 // Data flows one way: an event calls an action -> the state changes -> render(state). The
@@ -27,6 +28,7 @@ import { renderReadouts } from "./readouts.js";
 import { renderBoundFigure, renderForces } from "./terms.js";
 import { renderStatus } from "./status.js";
 import { renderConsent, wireConsent } from "./consent.js";
+import { createCompare } from "./compare.js";
 
 // The link's theme first of all, before anything is painted (a bad value is reported below).
 applyTheme(readTheme(location.search).theme);
@@ -82,6 +84,7 @@ const plotView = createPlotView(catalog, initial.defaults.target);
 const handles = createHandles({ store, catalog, session, plotView });
 const editor = createEditor({ store, catalog, session });
 const controls = createControls({ store, catalog, session, runs });
+const compare = createCompare({ store, session });
 if (!firstPaint) session.paintPrecomputed(ownNatural);
 
 // While q moves (a drag, a run) the link follows it at most this often: history.replaceState
@@ -117,7 +120,7 @@ function syncUrl(state) {
 }
 
 const renderers = [plotView.render, handles.render, renderReadouts, renderBoundFigure, renderForces, editor.render,
-  controls.render, renderStatus, renderConsent, syncUrl];
+  controls.render, compare.render, renderStatus, renderConsent, syncUrl];
 
 /** Draw the state. A part that fails to draw (a canvas the browser refuses, say) does not take
  * the others with it: the status, controls and link still follow the state, and the notice
@@ -142,6 +145,7 @@ function render(state) {
 }
 
 controls.wire();
+compare.wire();
 editor.wire();
 wireConsent({ store, session, natural: url.natural });
 store.subscribe(render);

@@ -2,7 +2,7 @@
 // drawing from the state (plot.js and trace.js do the drawing itself). It keeps the current
 // Frame (data <-> pixels) for the handles; it never writes state.
 
-import { Frame, renderTarget, drawQ } from "./plot.js";
+import { Frame, renderTarget, drawQ, drawFits } from "./plot.js";
 import { drawTrace, TRACE_LIGHT } from "./trace.js";
 import { targetEntry } from "./catalog.js";
 import { traceSeries } from "./store.js";
@@ -120,7 +120,8 @@ export function createPlotView(catalog, fallbackTarget) {
 
   function drawPlot(state, ratio) {
     const samples = state.showSamples && state.samples ? state.samples.points : null;
-    const inputs = { frame, grid: state.targetGrid, view: state.view, samples, selected: state.selected, trail: state.trail };
+    const comparison = state.compare && state.comparison && state.comparison.target === state.target ? state.comparison : null;
+    const inputs = { frame, grid: state.targetGrid, view: state.view, samples, selected: state.selected, trail: state.trail, comparison };
     if (Object.keys(inputs).every((key) => drawn.plot && drawn.plot[key] === inputs[key]) && targetLayer) return;
     drawn.plot = inputs;
     const ctx = $("plot-canvas").getContext("2d");
@@ -138,6 +139,7 @@ export function createPlotView(catalog, fallbackTarget) {
       ctx.fillRect(0, 0, frame.width, frame.height);
     }
     if (state.view) drawQ(ctx, frame, state.view, { samples, selected: state.selected, trail: state.trail });
+    if (comparison) drawFits(ctx, frame, comparison);
     $("plot").dataset.trail = String(state.trail.length); // frames in the optimizer's trail (tests)
     // What the plot shows, for tests and benchmarks: the target of its colours ("" for none)
     // and the target of q's contours.

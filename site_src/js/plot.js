@@ -13,7 +13,13 @@ export const COLORS = {
   handle: "#ffffff",
   handleSelected: "#ff7f0e",
   sample: "rgba(255,255,255,0.9)",
+  // "Compare: reverse vs forward KL": the two fits, dashed over q. The reverse fit in q's own
+  // orange, the forward fit in magenta: apart from viridis and from orange, in either theme
+  // (the colour map does not change with the theme).
+  fitReverse: "#ff7f0e",
+  fitForward: "#ff3fd4",
 };
+export const FIT_DASH = { reverse: [7, 4], forward: [3, 3] };
 
 // 256 colours of viridis as [r, g, b] (interpolateViridis returns "#rrggbb").
 const VIRIDIS = Array.from({ length: 256 }, (_, i) => {
@@ -132,6 +138,27 @@ function gaussianContours(mean, cov, fractions, frame) {
     path.ellipse(cx, cy, r * major.length * frame.sx, r * minor.length * frame.sy, -major.angle, 0, 2 * Math.PI);
     return path;
   });
+}
+
+const FIT_LEVELS = [0.1, 0.5, 0.9]; // a fit's contours: fewer than q's, so both fits stay legible
+
+/** Draw the comparison's two fits (protocol ``compare``: {reverse: view, forward: view})
+ * as dashed contours over the plot, each in its colour, the forward fit on top. */
+export function drawFits(ctx, frame, comparison) {
+  for (const [side, color] of [["reverse", COLORS.fitReverse], ["forward", COLORS.fitForward]]) {
+    const view = comparison[side];
+    const paths = view.q_grid
+      ? contourPaths(densityGrid(view.q_grid), view.q_grid.nx, view.q_grid.ny, FIT_LEVELS, frame)
+      : gaussianContours(view.components.means[0], view.components.covs[0], FIT_LEVELS, frame);
+    ctx.save();
+    ctx.setLineDash(FIT_DASH[side]);
+    for (const [width, stroke] of [[3.2, COLORS.qOutline], [1.6, color]]) {
+      ctx.strokeStyle = stroke;
+      ctx.lineWidth = width;
+      for (const path of paths) ctx.stroke(path);
+    }
+    ctx.restore();
+  }
 }
 
 /** Draw q: its density contours (traced on its grid; for a single Gaussian, which has no grid,

@@ -29,6 +29,8 @@ export function resetStart(state, catalog, initial) {
 export function createSession({ store, catalog, initial, python, runs }) {
   const evaluateLatest = latestOnly((params) => python.call("evaluate", params));
   const samplesLatest = latestOnly((params) => python.call("samples", params));
+  const diagnosticsLatest = latestOnly((params) => python.call("diagnostics", params));
+  const compareLatest = latestOnly((params) => python.call("compare", params));
   const qParams = (s = store.state) => ({ target: s.target, family: s.family, k: requestK(catalog, s.family, s.k) });
   // What to do once a fresh Python is up, instead of restoring the view (a restart that clears
   // code from a link on the way to something else), or null.
@@ -55,9 +57,28 @@ export function createSession({ store, catalog, initial, python, runs }) {
     try {
       const theta = s.view.theta;
       const out = await samplesLatest({ ...qParams(s), theta, n: catalog.samples, seed: SAMPLE_SEED });
-      if (out) store.samplesArrived(theta, out.points, out.mc);
+      if (!out) return; // superseded by a newer q
+      store.samplesArrived(theta, out.points, out.mc);
+      // When to distrust q, next to its samples: k-hat and the IW-ELBO (vi_core's defaults).
+      const diag = await diagnosticsLatest({ ...qParams(s), theta, seed: SAMPLE_SEED });
+      if (diag) store.diagnosticsArrived(theta, diag);
     } catch (err) {
       if (err.name !== "Restarted") store.setNotice(`Could not draw samples: ${err.message}`);
+    }
+  }
+
+  /** "Compare: reverse vs forward KL": vi_core fits the target and family on show both ways. */
+  async function refreshCompare() {
+    const s = store.state;
+    if (!s.compare || s.python !== "ready") return;
+    const asked = { target: s.target, family: s.family, k: s.k };
+    try {
+      const out = await compareLatest(qParams(s));
+      if (out) store.comparisonArrived(asked, out);
+    } catch (err) {
+      if (err.name === "Restarted") return;
+      store.setCompare(false);
+      store.setNotice(`Could not compare the fits: ${err.message}`);
     }
   }
 
@@ -281,7 +302,7 @@ export function createSession({ store, catalog, initial, python, runs }) {
     }, RESTING_MS);
   }
 
-  return { setNatural, refreshSamples, loadTarget, resetQ, startOver, chooseTarget, useCustomTarget, applyTypedSource, useLinkCode,
+  return { setNatural, refreshSamples, refreshCompare, loadTarget, resetQ, startOver, chooseTarget, useCustomTarget, applyTypedSource, useLinkCode,
     pythonUp, restart, paintPrecomputed, followForces };
 }
 

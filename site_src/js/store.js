@@ -32,6 +32,11 @@ export function initialState(start) {
     forces: null, // the ELBO's two terms as q is scaled (vi_core's `forces`) around the q whose
     //               theta it carries: {target, family, k, theta, natural, factors, expected_log_density, entropy, elbo}
     forcesError: "", // why there is no such sweep for the q on show (vi_core's message), or ""
+    diagnostics: null, // {theta, khat, ess, n, iw_elbo, iw_se, iw_k, iw_n, log_z, reading, caveat}:
+    //                    vi_core's k-hat and IW-ELBO of q at that theta (with the samples), or null
+    compare: false, // is "Compare: reverse vs forward KL" on
+    comparison: null, // vi_core's compare of the target and family on show: {target, family, k,
+    //                   reverse: fit, forward: fit, note} (protocol.py), or null (none yet, or left)
 
     // ---- the ELBO trace: the current run's segment, and earlier runs on the same target
     trace: [], // [[iteration, elbo]] of the current segment: q's ELBO where it started (a Reset,
@@ -74,6 +79,8 @@ export function initialState(start) {
 // Presentation choices of the trace (not q's rules: those come from the catalog).
 const GHOSTS_KEPT = 3;
 const TRAIL_KEPT = 600; // frames of the optimizer's trail
+// Leaving a target or family (or K) ends the comparison of its fits.
+const noComparison = Object.freeze({ compare: false, comparison: null });
 
 /**
  * @param {{optimizer: (id: string) => {name: string}}} catalog  for the ghosts' labels
@@ -186,13 +193,13 @@ export function createStore(catalog, init, { schedule = queueMicrotask } = {}) {
 
     // ---- choices
     chooseTarget(target) {
-      set({ target });
+      set({ target, ...noComparison });
     },
     chooseFamily(family) {
-      set({ family });
+      set({ family, ...noComparison });
     },
     chooseK(k) {
-      set({ k });
+      set({ k, ...noComparison });
     },
     /** Another optimizer: a paused run (of the old one) is over. */
     chooseOptimizer(optimizer) {
@@ -206,6 +213,7 @@ export function createStore(catalog, init, { schedule = queueMicrotask } = {}) {
     customTargetApplied(entry, source, targetGrid, view) {
       set({
         customTarget: { ...entry, name: "Custom (your log_density)" }, customSource: source, target: "custom", targetGrid,
+        ...noComparison,
         ...viewPatch(view, { ...state, selected: 0 }),
         ...newSegment(view, { ...state, trace: [], ghosts: [] }), // an earlier custom target is another target
       });
@@ -256,6 +264,24 @@ export function createStore(catalog, init, { schedule = queueMicrotask } = {}) {
     },
     setShowSamples(showSamples) {
       set({ showSamples });
+    },
+    /** vi_core's k-hat and IW-ELBO for the view whose theta is `theta`; ignored if q has moved on. */
+    diagnosticsArrived(theta, diagnostics) {
+      if (!state.view || state.view.theta !== theta) return false;
+      set({ diagnostics: { theta, ...diagnostics } });
+      return true;
+    },
+    /** "Compare: reverse vs forward KL" on or off (off forgets the comparison). */
+    setCompare(compare) {
+      set(compare ? { compare } : noComparison);
+    },
+    /** The reverse- and forward-KL fits of `asked` ({target, family, k}); ignored if the toggle
+     * is off or the page has left that target or family since. */
+    comparisonArrived(asked, comparison) {
+      const s = state;
+      if (!s.compare || s.target !== asked.target || s.family !== asked.family || s.k !== asked.k) return false;
+      set({ comparison });
+      return true;
     },
     /** Samples drawn for the view whose theta is `theta`; ignored if q has moved on since. */
     samplesArrived(theta, points, mc) {

@@ -74,7 +74,9 @@ def test_fit_json_carries_the_diagnostics_seeded() -> None:
     for key, value in ref.items():
         if key != "seconds":
             assert a[key] == value, key
-    assert set(a) == set(ref) | {"khat", "ess", "khat_draws", "iw_elbo", "khat_reading", "seed"}
+    assert set(a) == set(ref) | {"khat", "ess", "khat_draws", "iw_elbo", "khat_reading", "seed",
+                                 "objective"}
+    assert a["objective"] == "reverse-kl"
     assert set(a["iw_elbo"]) == {"value", "se", "k", "n"}
     d = vi.diagnose(vi.get_target("banana"), vi.get_family("gaussian-full"), ref["theta"], seed=0)
     assert a["khat"] == d.khat and a["ess"] == d.ess and a["iw_elbo"]["value"] == d.iw.value
@@ -86,6 +88,33 @@ def test_fit_json_carries_the_diagnostics_seeded() -> None:
     iw = a["iw_elbo"]
     assert a["elbo"] - 3 * iw["se"] <= iw["value"] <= a["log_z"] + 3 * iw["se"]
     assert 0 < a["ess"] <= a["khat_draws"] and -1 < a["khat"] < 1.5
+
+
+def test_fit_forward_kl_json_names_the_objective_and_the_bound() -> None:
+    """--objective forward-kl: q is the moment match; every field of a reverse fit is there
+    (elbo and kl those of this q), plus objective, forward_kl, divergence, alpha and a note
+    that only reverse KL gives the bound."""
+    p = run("fit", "--target", "bimodal", "--family", "gaussian-full", "--objective",
+            "forward-kl", "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    rev = json.loads(run("fit", "--target", "bimodal", "--family", "gaussian-full",
+                         "--json").stdout)
+    assert set(out) == set(rev) | {"alpha", "divergence", "forward_kl", "note"}
+    assert out["objective"] == "forward-kl" and out["alpha"] is None
+    assert out["forward_kl"] == out["divergence"] > 0
+    assert "Only reverse KL" in out["note"] and "ELBO ≤ log Z" in out["note"]
+    assert out["elbo"] < rev["elbo"] and out["kl"] == pytest.approx(out["log_z"] - out["elbo"])
+    theta = vi.moment_match(vi.get_target("bimodal"), vi.get_family("gaussian-full"))
+    np.testing.assert_allclose(out["theta"], theta, atol=1e-3)
+    a = json.loads(run("fit", "--target", "bimodal", "--family", "gaussian-full", "--objective",
+                       "alpha", "--alpha", "0.5", "--json").stdout)
+    assert a["objective"] == "alpha" and a["alpha"] == 0.5 and "D_0.5(p‖q)" in a["note"]
+    assert a["forward_kl"] > out["forward_kl"] and a["divergence"] != a["forward_kl"]
+    table = run("fit", "--target", "bimodal", "--family", "gaussian-full", "--objective",
+                "forward-kl")
+    assert table.returncode == 0 and "note: Only reverse KL" in table.stdout
+    assert "forward_kl" in table.stdout
 
 
 def test_fit_table_reads_khat() -> None:
@@ -198,6 +227,18 @@ _SAMPLE = ["sample", "--target", "banana", "--family", "gaussian-full"]
     (["fit", "--family", "gaussian-full"], "target"),
     (["fit", "--target", "banana", "--target-file", "x.py", "--family", "gaussian-full"],
      "not allowed"),
+    (["fit", "--target", "banana", "--family", "gaussian-full", "--objective", "nope"],
+     "invalid choice"),
+    (["fit", "--target", "banana", "--family", "gaussian-full", "--objective", "alpha"],
+     "needs --alpha"),
+    (["fit", "--target", "banana", "--family", "gaussian-full", "--objective", "alpha",
+      "--alpha", "1"], "forward-kl"),
+    (["fit", "--target", "banana", "--family", "gaussian-full", "--objective", "alpha",
+      "--alpha", "nan"], "alpha"),
+    (["fit", "--target", "banana", "--family", "gaussian-full", "--alpha", "0.5"],
+     "only to --objective alpha"),
+    (["fit", "--target", "banana", "--family", "flow-2", "--objective", "forward-kl"],
+     "not available for flows"),
     (["frobnicate"], "invalid choice"),
     ([], "required"),
 ])

@@ -319,3 +319,51 @@ def test_fit_carries_the_diagnostics_like_the_cli():
                            seed=2).to_dict()
     for key in ("khat", "ess", "khat_draws", "iw_elbo", "khat_reading", "seed"):
         assert reply[key] == expected[key], key
+
+
+def test_compare_gives_the_reverse_and_the_forward_fit():
+    """compare: the ELBO's optimum (as fit) and the forward-KL optimum (the moment match for a
+    Gaussian), both as views with ELBO, KL(q‖p) and KL(p‖q); on bimodal the forward fit spans
+    both modes and has the lower ELBO; the note says only reverse KL gives the bound."""
+    out = ok("compare", target="bimodal", family="gaussian-full")
+    assert (out["target"], out["family"], out["k"], out["objective"], out["alpha"]) == (
+        "bimodal", "gaussian-full", 1, "forward-kl", None)
+    rev, fwd = out["reverse"], out["forward"]
+    for side in (rev, fwd):
+        assert set(side) == set(ok("evaluate", target="bimodal", family="gaussian-full")) | {
+            "elbo", "kl", "forward_kl", "divergence", "converged", "iterations"}
+        assert side["converged"] and side["elbo"] == side["readouts"]["elbo"]
+    target, family = get_target("bimodal"), get_family("gaussian-full")
+    assert rev["theta"] == pytest.approx(vi.fit(target, family).theta, abs=1e-6)
+    np.testing.assert_allclose(fwd["theta"], vi.moment_match(target, family), atol=1e-3)
+    assert fwd["elbo"] < rev["elbo"] and rev["forward_kl"] > fwd["forward_kl"]
+    assert fwd["divergence"] == fwd["forward_kl"] and rev["divergence"] == rev["kl"]
+    assert "Only reverse KL" in out["note"]
+    sd_rev = rev["natural"]["scales"][0][0]
+    sd_fwd = fwd["natural"]["scales"][0][0]
+    assert sd_fwd > 1.4 * sd_rev
+    a = ok("compare", target="bimodal", family="gaussian-full", objective="alpha", alpha=0.5)
+    assert a["alpha"] == 0.5 and "D_0.5" in a["note"]
+    mix = ok("compare", target="banana", family="mixture-full", k=2)
+    assert mix["forward"]["q_grid"] is not None and mix["k"] == 2
+
+
+@pytest.mark.parametrize("params, words", [
+    ({"target": "bimodal", "family": "gaussian-full", "objective": "alpha"}, "needs --alpha"),
+    ({"target": "bimodal", "family": "gaussian-full", "objective": "reverse-kl"},
+     "forward-kl or alpha"),
+    ({"target": "bimodal", "family": "gaussian-full", "alpha": 0.5}, "only to"),
+    ({"target": "bimodal", "family": "flow"}, "not compared yet"),
+])
+def test_compare_refuses_bad_objectives(params, words):
+    reply = call("compare", **params)
+    assert not reply["ok"] and words in reply["error"]["message"]
+
+
+def test_compare_follows_a_new_custom_target():
+    ok("set_custom_target", source="def log_density(x, y):\n    return -(x**2 + y**2)\n")
+    one = ok("compare", target="custom", family="gaussian-isotropic")
+    ok("set_custom_target", source="def log_density(x, y):\n    return -((x - 1)**2 + y**2)\n")
+    two = ok("compare", target="custom", family="gaussian-isotropic")
+    assert one["forward"]["natural"]["means"][0][0] == pytest.approx(0.0, abs=1e-6)
+    assert two["forward"]["natural"]["means"][0][0] == pytest.approx(1.0, abs=1e-6)

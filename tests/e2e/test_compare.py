@@ -1,0 +1,139 @@
+"""Reverse vs forward KL side by side on the plot, and k̂ / the IW-ELBO next to the samples."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from tests.e2e.conftest import ARTIFACTS, wait_ready
+from vi_core.protocol import Session
+
+pytestmark = pytest.mark.e2e
+
+_SESSION = Session()
+
+
+def cpython(method: str, **params) -> dict:
+    reply = _SESSION.handle({"method": method, "params": params})
+    assert reply["ok"], reply
+    return reply["result"]
+
+
+def wait_idle(page, timeout: int = 120_000) -> None:
+    page.wait_for_function("document.documentElement.dataset.viStatus === 'ready'", timeout=timeout)
+
+
+def assert_clean(page_log) -> None:
+    assert page_log.console_errors == []
+    assert page_log.non_loopback_requests() == []
+
+
+# The compared fits' colours on the canvas (plot.js COLORS.fitForward): count its pixels.
+_MAGENTA_PIXELS = """() => {
+  const c = document.getElementById('plot-canvas');
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let n = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    if (d[i] > 220 && d[i + 1] < 110 && d[i + 2] > 170) n++;
+  }
+  return n;
+}"""
+
+
+def sd_along(cov: list[list[float]], direction: np.ndarray) -> float:
+    u = direction / np.linalg.norm(direction)
+    return math.sqrt(float(u @ np.asarray(cov) @ u))
+
+
+def open_compare(page, server, width: int, query: str = "") -> dict:
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"{server.base_url}?target=bimodal&family=gaussian-full{query}")
+    wait_ready(page)
+    assert page.is_hidden("[data-testid=compare-legend]")
+    before = page.evaluate(_MAGENTA_PIXELS)
+    page.check("[data-testid=compare-toggle]")
+    page.wait_for_function(
+        "document.querySelector('[data-testid=compare-legend]').dataset.fits !== ''",
+        timeout=120_000)
+    wait_idle(page)
+    fits = json.loads(page.get_attribute("[data-testid=compare-legend]", "data-fits"))
+    fits["magenta_before"] = before
+    fits["magenta_after"] = page.evaluate(_MAGENTA_PIXELS)
+    return fits
+
+
+def test_bimodal_shows_reverse_and_forward_fits_together(page, page_log, server):
+    fits = open_compare(page, server, 1200)
+    rev, fwd = fits["reverse"], fits["forward"]
+    assert (fits["target"], fits["family"], fits["objective"]) == (
+        "bimodal", "gaussian-full", "forward-kl")
+    # The legend gives each fit's ELBO; the forward fit's is lower (the ELBO's optimum is the
+    # reverse fit), and it has the smaller KL(p‖q).
+    legend = page.text_content("[data-testid=compare-legend]")
+    assert legend.count("ELBO") >= 2 and "Reverse KL(q‖p)" in legend and "Forward KL(p‖q)" in legend
+    assert "Only reverse KL" in legend
+    assert fwd["elbo"] < rev["elbo"] - 0.05 and fwd["forward_kl"] < rev["forward_kl"]
+    # The numbers are vi_core's, in Pyodide as on CPython.
+    ref = cpython("compare", target="bimodal", family="gaussian-full")
+    assert fwd["elbo"] == pytest.approx(ref["forward"]["elbo"], abs=1e-5)
+    assert rev["elbo"] == pytest.approx(ref["reverse"]["elbo"], abs=1e-5)
+    np.testing.assert_allclose(fwd["theta"], ref["forward"]["theta"], atol=1e-4)
+    # Mode-seeking vs mass-covering: along the axis through the two modes the forward fit is
+    # much wider than the reverse fit, which sits on the heavier mode.
+    axis = np.array([0.8, 0.7]) - np.array([-0.8, 0.0])
+    covs = {side: ref[side]["components"]["covs"][0] for side in ("reverse", "forward")}
+    assert sd_along(covs["forward"], axis) > 1.4 * sd_along(covs["reverse"], axis)
+    assert ref["reverse"]["natural"]["means"][0][0] < -0.6       # on the heavy mode
+    assert ref["forward"]["natural"]["means"][0][0] == pytest.approx(-0.4, abs=1e-3)
+    # Both fits are drawn: the forward fit's magenta appears on the plot.
+    assert fits["magenta_before"] < 20 < fits["magenta_after"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "compare-1200.png"), full_page=True)
+    # Leaving the family ends the comparison (and its drawing).
+    page.select_option("[data-testid=family-select]", "gaussian-diagonal")
+    wait_idle(page)
+    assert page.is_hidden("[data-testid=compare-legend]")
+    assert not page.is_checked("[data-testid=compare-toggle]")
+    assert page.evaluate(_MAGENTA_PIXELS) < 20
+    assert_clean(page_log)
+
+
+def test_compare_on_a_phone_in_the_dark_theme(page, page_log, server):
+    fits = open_compare(page, server, 375, "&theme=dark")
+    assert fits["forward"]["elbo"] < fits["reverse"]["elbo"]
+    assert fits["magenta_after"] > 20
+    assert page.is_visible("[data-testid=compare-legend]")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "compare-375-dark.png"), full_page=True)
+    assert_clean(page_log)
+
+
+def test_samples_show_khat_and_the_iw_elbo_with_their_reading(page, page_log, server):
+    page.set_viewport_size({"width": 1200, "height": 900})
+    page.goto(f"{server.base_url}?target=bimodal&family=gaussian-full")
+    wait_ready(page)
+    assert page.is_hidden("[data-testid=khat]")
+    page.check("[data-testid=samples-toggle]")
+    page.wait_for_selector("[data-testid=khat]:visible", timeout=120_000)
+    wait_idle(page)
+    theta = json.loads(page.get_attribute("[data-testid=plot]", "data-theta"))
+    ref = cpython("diagnostics", target="bimodal", family="gaussian-full", theta=theta, seed=1)
+    khat_text = page.text_content("[data-testid=khat]")
+    assert ref["reading"] in khat_text and "k̂" in khat_text
+    assert float(page.get_attribute("[data-testid=khat]", "data-value")) == pytest.approx(
+        ref["khat"], abs=1e-9)
+    iw = page.text_content("[data-testid=iw-elbo]")
+    assert "IW-ELBO" in iw and "log Z − IW-ELBO" in iw
+    assert float(page.get_attribute("[data-testid=iw-elbo]", "data-value")) == pytest.approx(
+        ref["iw_elbo"], abs=1e-9)
+    # The honest limit, where k̂ shows.
+    assert "far-apart modes" in page.text_content("[data-testid=khat-caveat]")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "khat-1200.png"), full_page=True)
+    page.uncheck("[data-testid=samples-toggle]")
+    assert page.is_hidden("[data-testid=khat]")
+    assert_clean(page_log)

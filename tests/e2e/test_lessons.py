@@ -39,6 +39,10 @@ def test_walk_the_lessons_with_next_then_back(page, page_log, server):
     page.set_viewport_size({"width": 1200, "height": 800})
     page.goto(server.base_url + "lessons/index.html")
     assert page.locator("[data-testid=lesson-list] li").count() == len(LESSONS)
+    page.screenshot(path=str(ARTIFACTS / "lessons-index-1200.png"), full_page=True)
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.screenshot(path=str(ARTIFACTS / "lessons-index-375.png"), full_page=True)
+    page.set_viewport_size({"width": 1200, "height": 800})
     page.click("[data-testid=lesson-start]")
     for step in range(1, len(LESSONS) + 1):
         _shows_step(page, step)
@@ -51,10 +55,9 @@ def test_walk_the_lessons_with_next_then_back(page, page_log, server):
         page.set_viewport_size({"width": 1200, "height": 800})
         assert (page.locator("[data-testid=lesson-back]").count() == 0) == (step == 1)
         if step < len(LESSONS):
-            # Next by keyboard: a link, reached and followed like any other.
-            page.focus("[data-testid=lesson-next]")
-            page.keyboard.press("Enter")
-            page.wait_for_url(f"**/lessons/{_file(step + 1)}")
+            # Next by keyboard: a link, focused and followed with Enter like any other.
+            with page.expect_navigation(url=f"**/lessons/{_file(step + 1)}", timeout=90_000):
+                page.locator("[data-testid=lesson-next]").press("Enter")
     # The last step has no Next, but a way back to the start; Back goes one step back.
     assert page.locator("[data-testid=lesson-next]").count() == 0
     assert page.get_attribute("[data-testid=lesson-restart]", "href") == _file(1)

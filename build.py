@@ -9,6 +9,8 @@ Jinja templates to strings, then write dist/ (the steps live in sitegen/):
 
     index.html          the interactive page (?target=&family=&optimizer=&embed=1 ...)
     scenes/<slug>.html  one embeddable page per scene of site.toml; scenes/index.html lists them
+    lessons/<n>-<slug>.html  the guided path: one page per [[lessons]] step, with Back/Next;
+                        lessons/index.html lists them
     standalone.html     the whole site in one file: opens by double-click, with no network
     licenses.html       notices of everything the site redistributes
     assets/, pyodide/   the page's script and style; the Python runtime and packages
@@ -53,8 +55,9 @@ def build(out_dir: Path, config_path: Path, cache_dir: Path, local_dir: Path | N
 
     # Gather: all the data and files the pages need, checked.
     config = load_config(config_path, session)
-    claims = check_all(config, cache_dir / "claims")  # every scene's claims hold for what the page shows
-    print(f"Checked {claims} claim{'' if claims == 1 else 's'} of {len(config['scenes'])} scenes with vi_core")
+    claims = check_all(config, cache_dir / "claims")  # every scene's and lesson's claims hold for what the page shows
+    print(f"Checked {claims} claim{'' if claims == 1 else 's'} of {len(config['scenes'])} scenes and "
+          f"{len(config['lessons'])} lesson steps with vi_core")
     data = gather_data(config, session)
     wheel = build_wheel(ROOT, cache_dir / "wheel")
     runtime = gather_runtime(cache_dir, local_dir, offline,

@@ -1,4 +1,4 @@
-"""site.toml, read and checked: the main page's defaults and the scenes.
+"""site.toml, read and checked: the main page's defaults, the scenes and the lessons.
 
 Every target, family and initial q is checked by asking vi_core to evaluate it (the
 same ``evaluate`` the page calls), so an unknown id or a broken q stops the build with vi_core's
@@ -10,7 +10,12 @@ The result is plain data::
      "defaults": {"target", "family", "optimizer", "natural": {means, scales, correlations,
                   weights} | None},
      "scenes": [{"slug", "title", "text", "claims": [{says, check, value}] (sitegen.claims),
-                 "defaults": {...as above}}]}
+                 "defaults": {...as above}}],
+     "lessons": [{...as a scene, and "kind": "lesson", "step": 1, 2, ...}]}
+
+A lesson is the guided path through the article: ``[[lessons]]`` in site.toml, in reading
+order, each written like a scene (slug, title, target, family, optional optimizer and q, the
+text of one or two sentences, and ``[[lessons.claims]]``).
 """
 
 from __future__ import annotations
@@ -45,10 +50,20 @@ def parse_config(raw: dict, name: str, session: Session) -> Config:
     reply = session.handle({"method": "evaluate", "params": defaults})
     if not reply["ok"]:
         raise BuildError(f"{name}: [site]: {reply['error']['message']}")
-    scenes = []
+    scenes = _pages(raw.get("scenes", []), f"{name}: scene", defaults, session)
+    lessons = _pages(raw.get("lessons", []), f"{name}: lesson step", defaults, session)
+    for step, lesson in enumerate(lessons, start=1):
+        lesson.update(kind="lesson", step=step)
+    return {"title": site.get("title", "Variational inference"), "defaults": defaults,
+            "scenes": scenes, "lessons": lessons}
+
+
+def _pages(raw: list, label: str, defaults: dict, session: Session) -> list[dict]:
+    """Scenes or lessons (``label`` names one in messages): checked, with their defaults."""
+    pages: list[dict] = []
     slugs = set()
-    for i, scene in enumerate(raw.get("scenes", [])):
-        where = f"{name}: scene {i + 1}"
+    for i, scene in enumerate(raw):
+        where = f"{label} {i + 1}"
         missing = {"slug", "title", "target", "family"} - scene.keys()
         if missing:
             raise BuildError(f"{where} lacks {', '.join(sorted(missing))}")
@@ -61,7 +76,7 @@ def parse_config(raw: dict, name: str, session: Session) -> Config:
             "target": scene["target"], "family": scene["family"], "natural": natural}})
         if not reply["ok"]:
             raise BuildError(f"{where} ({slug}): {reply['error']['message']}")
-        scenes.append({
+        pages.append({
             "slug": slug,
             "title": str(scene["title"]),
             "text": str(scene.get("text", "")),
@@ -70,8 +85,7 @@ def parse_config(raw: dict, name: str, session: Session) -> Config:
                          "optimizer": scene.get("optimizer", defaults["optimizer"]),
                          "natural": natural},
         })
-    return {"title": site.get("title", "Variational inference"), "defaults": defaults,
-            "scenes": scenes}
+    return pages
 
 
 def _natural_from_config(q: dict | None) -> dict | None:

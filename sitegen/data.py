@@ -6,7 +6,8 @@ The result is plain data (JSON-ready)::
     {"vi_core_version": str,
      "catalog": the protocol's catalog (targets, families, optimizers, defaults),
      "initial_thetas": {target id: {family id: theta}}: every built-in pair's Reset q,
-     "first_views": {"main": first view, "scenes": {slug: first view}},
+     "first_views": {"main": first view, "scenes": {slug: first view},
+                     "lessons": {slug: first view}},
      "views": {target id: {"target_grid": ..., "families": {family id: view}}}}
 
 where a first view is ``{"target_grid": ..., "view": ...}`` for a page's defaults (inlined in
@@ -69,7 +70,7 @@ def first_view(session: Session, views: dict[str, dict], defaults: dict) -> dict
 
 
 def gather_data(config: Config, session: Session) -> Data:
-    """Everything the pages embed, for the main page and every scene of ``config``."""
+    """Everything the pages embed, for the main page and every scene and lesson of ``config``."""
     catalog = call(session, "catalog")
     views = reset_views(session, catalog)
     return {
@@ -81,6 +82,8 @@ def gather_data(config: Config, session: Session) -> Data:
             "main": first_view(session, views, config["defaults"]),
             "scenes": {scene["slug"]: first_view(session, views, scene["defaults"])
                        for scene in config["scenes"]},
+            "lessons": {lesson["slug"]: first_view(session, views, lesson["defaults"])
+                        for lesson in config.get("lessons", [])},
         },
     }
 

@@ -54,8 +54,10 @@ def script_json(data: dict) -> markupsafe.Markup:
 
 def page_context(initial: dict, *, base: str, title: str, heading: str, intro: str,
                  vi_core_version: str, pyodide_version: str, favicon_svg: str,
-                 scene_text: str = "", scenes_link: bool = True) -> dict:
-    """The app template's context for a served page (standalone.html adds its inline parts)."""
+                 scene_text: str = "", scenes_link: bool = True, lessons_link: bool = False,
+                 lesson: dict | None = None) -> dict:
+    """The app template's context for a served page (standalone.html adds its inline parts);
+    ``lesson``: a lesson step's bar (``lesson_bar``)."""
     return {
         "title": title,
         "heading": heading,
@@ -63,6 +65,8 @@ def page_context(initial: dict, *, base: str, title: str, heading: str, intro: s
         "scene_text": scene_text,
         "base": base,
         "scenes_link": scenes_link,
+        "lessons_link": lessons_link,
+        "lesson": lesson,
         "vi_core_version": vi_core_version,
         "pyodide_version": pyodide_version,
         "initial_json": script_json(initial),
@@ -76,6 +80,27 @@ def page_context(initial: dict, *, base: str, title: str, heading: str, intro: s
 
 
 VIEWS_DIR = "views"
+LESSONS_DIR = "lessons"
+
+
+def lesson_file(lesson: dict) -> str:
+    """A lesson step's file name in lessons/: ``<step>-<slug>.html``."""
+    return f"{lesson['step']}-{lesson['slug']}.html"
+
+
+def lesson_bar(lessons: list[dict], i: int) -> dict:
+    """What the bar of lesson step ``i`` (0-based) shows: step N of M, its text, and plain links
+    (relative to lessons/) back, next (None on the first / last step) and to the start."""
+    lesson = lessons[i]
+    return {
+        "step": lesson["step"], "count": len(lessons), "title": lesson["title"],
+        "text": lesson["text"],
+        "back": lesson_file(lessons[i - 1]) if i > 0 else None,
+        "next": lesson_file(lessons[i + 1]) if i + 1 < len(lessons) else None,
+        "next_title": lessons[i + 1]["title"] if i + 1 < len(lessons) else None,
+        "first": lesson_file(lessons[0]),
+        "index": "index.html",
+    }
 
 
 def view_files(data: Data) -> dict[str, str]:
@@ -96,7 +121,8 @@ def json_text(data: dict) -> str:
 
 def render(config: Config, data: Data, assets: Assets) -> dict[str, str]:
     """Every text file of the site, by path in dist/: index.html, standalone.html, one page per
-    scene, scenes/index.html, licenses.html and the precomputed views (view_files)."""
+    scene, scenes/index.html, one page per lesson step and lessons/index.html (when site.toml
+    has lessons), licenses.html and the precomputed views (view_files)."""
     env = make_env(assets["templates"])
     app = env.get_template("_app.html.j2")
     versions = {"vi_core_version": data["vi_core_version"],
@@ -107,8 +133,9 @@ def render(config: Config, data: Data, assets: Assets) -> dict[str, str]:
     main_initial = initial_data(config["defaults"], data, data["first_views"]["main"],
                                 assets["runtime"], views_url=f"{VIEWS_DIR}/")
     csp = served_policy(assets["runtime"].get("index_url"))
+    lessons = config.get("lessons", [])
     main = page_context(main_initial, base="", title=config["title"], heading=HEADING,
-                        intro=INTRO, **versions)
+                        intro=INTRO, lessons_link=bool(lessons), **versions)
     main["csp"] = csp
     pages["index.html"] = app.render(**main)
 
@@ -118,6 +145,7 @@ def render(config: Config, data: Data, assets: Assets) -> dict[str, str]:
     standalone = {
         **main,
         "scenes_link": False,
+        "lessons_link": False,
         # From disk nothing can be fetched: other links paint when Python is ready.
         "initial_json": script_json({**main_initial, "runtime": {"mode": "inline"},
                                      "views_url": None}),
@@ -134,11 +162,29 @@ def render(config: Config, data: Data, assets: Assets) -> dict[str, str]:
                                data["first_views"]["scenes"][scene["slug"]], assets["runtime"],
                                views_url=f"../{VIEWS_DIR}/")
         context = page_context(initial, base="../", title=scene["title"], heading=scene["title"],
-                               intro="", scene_text=scene["text"], **versions)
+                               intro="", scene_text=scene["text"], lessons_link=bool(lessons),
+                               **versions)
         context["csp"] = csp
         pages[f"scenes/{scene['slug']}.html"] = app.render(**context)
     pages["scenes/index.html"] = env.get_template("scenes.html.j2").render(
-        title=config["title"], scenes=config["scenes"], base="../", csp=csp)
+        title=config["title"], scenes=config["scenes"], base="../", csp=csp,
+        lessons_link=bool(lessons))
+
+    # The guided path: one app page per step, with its bar (step i of N, text, Back/Next).
+    for i, lesson in enumerate(lessons):
+        initial = initial_data(lesson["defaults"], data,
+                               data["first_views"]["lessons"][lesson["slug"]], assets["runtime"],
+                               views_url=f"../{VIEWS_DIR}/")
+        bar = lesson_bar(lessons, i)
+        context = page_context(initial, base="../", heading=lesson["title"], intro="",
+                               title=f"{bar['step']}. {lesson['title']} · Lessons · {config['title']}",
+                               lesson=bar, **versions)
+        context["csp"] = csp
+        pages[f"{LESSONS_DIR}/{lesson_file(lesson)}"] = app.render(**context)
+    if lessons:
+        pages[f"{LESSONS_DIR}/index.html"] = env.get_template("lessons.html.j2").render(
+            title=config["title"], lessons=[{**lesson, "file": lesson_file(lesson)} for lesson in lessons],
+            base="../", csp=csp)
     pages["licenses.html"] = env.get_template("licenses.html.j2").render(
         title=config["title"], licenses=assets["licenses"], base="", csp=csp)
     pages.update(view_files(data))

@@ -238,10 +238,12 @@ def check_all(config: dict, cache_dir: Path | None = None) -> int:
 
 
 def _vi_core_digest() -> str:
+    """What a held claim depends on: vi_core's source and this module's (its checks)."""
     root = Path(vi.__file__).parent
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    digest.update(b"claims.py\0" + Path(__file__).read_bytes())
     return digest.hexdigest()
 
 

@@ -4,6 +4,7 @@
 
 import { latestOnly } from "./worker-client.js";
 import { CUSTOM, componentCount, requestK, targetEntry } from "./catalog.js";
+import { isDefaultData } from "./url-state.js";
 
 const SAMPLE_SEED = 1; // the same draws for the same q: the Monte Carlo ELBO is reproducible
 
@@ -11,6 +12,7 @@ const SAMPLE_SEED = 1; // the same draws for the same q: the Monte Carlo ELBO is
  * returns to its own q); otherwise the build's precomputed Reset theta, if it is for this K. */
 export function resetStart(state, catalog, initial) {
   const d = initial.defaults;
+  if (state.data) return { natural: null, theta: null }; // the build's starts are for the built-in data
   if (d.natural && state.target === d.target && state.family === d.family) return { natural: d.natural, theta: null };
   const precomputed = initial.initial_thetas?.[state.target]?.[state.family];
   const defaultK = componentCount(catalog, state.family, state.k) === catalog.family(state.family).k;
@@ -28,6 +30,10 @@ export function resetStart(state, catalog, initial) {
 export function createSession({ store, catalog, initial, python, runs }) {
   const evaluateLatest = latestOnly((params) => python.call("evaluate", params));
   const samplesLatest = latestOnly((params) => python.call("samples", params));
+  const setDataLatest = latestOnly((params) => python.call("set_data", params));
+  // The posterior whose data this Python holds changed (set_data), or null: a fresh Python
+  // has none, and leaving that target gives it back its built-in data.
+  let dataInPython = null;
   const qParams = (s = store.state) => ({ target: s.target, family: s.family, k: requestK(catalog, s.family, s.k) });
   // What to do once a fresh Python is up, instead of restoring the view (a restart that clears
   // code from a link on the way to something else), or null.
@@ -91,12 +97,50 @@ export function createSession({ store, catalog, initial, python, runs }) {
 
   const startOver = () => resetQ(null);
 
+  /**
+   * The posterior on show given `points` (null: its built-in data), atomically: vi_core
+   * computes the target, its grid and q (where q is now, if it fits the new plot, else the
+   * Reset q) in one request, and only then does the page show them; a refusal puts the data
+   * back and says why. A run in flight ends, as for a new target. Drags send many: only the
+   * newest waits.
+   */
+  async function setData(points, { natural = undefined } = {}) {
+    runs.cancel();
+    const s = store.state;
+    const spec = catalog.target(s.target).data;
+    const data = points === null || isDefaultData(points, spec) ? null : points;
+    store.dataEdited(data);
+    const here = natural !== undefined ? natural : (s.view && s.view.target === s.target ? s.view.natural : null);
+    const request = (q) => setDataLatest({ ...qParams(s), data, ...(q ? { natural: q } : {}) });
+    let out;
+    try {
+      try {
+        out = await request(here);
+      } catch (err) {
+        if (!here || err.name === "TargetError" || err.name === "Restarted") throw err;
+        out = await request(null); // q does not fit the new plot: the Reset q
+      }
+    } catch (err) {
+      if (err.name !== "Restarted") store.dataRefused(`Those data were not accepted: ${err.message}`);
+      return;
+    }
+    if (!out || JSON.stringify(store.state.data) !== JSON.stringify(data) || store.state.target !== s.target) return; // newer data follow
+    dataInPython = data === null ? null : s.target;
+    store.dataApplied(data, out.target, out.grid, out.view);
+    viewChanged();
+  }
+
   /** Another target from the list: its grid and Reset q (in a fresh Python if code from a
    * link ran in this one; its precomputed view paints meanwhile). */
   async function chooseTarget(target) {
     runs.cancel();
     store.chooseTarget(target);
     store.setNotice("");
+    if (dataInPython !== null) {
+      // The posterior left behind gets its built-in data back (for when it is chosen again).
+      await python.call("set_data", { target: dataInPython, data: null, family: store.state.family, k: requestK(catalog, store.state.family, store.state.k) });
+      dataInPython = null;
+    }
     if (await leaveLinkCode(async () => { await loadTarget(); await startOver(); })) {
       await paintPrecomputed(null);
       return;
@@ -154,6 +198,7 @@ export function createSession({ store, catalog, initial, python, runs }) {
    * later wins: nothing is painted once Python is up or the visitor has moved on. */
   async function paintPrecomputed(natural) {
     const s = store.state;
+    if (s.data !== null) return; // the build computed the built-in data only: Python draws these
     if (!initial.views_url || !catalog.hasTarget(s.target) || !catalog.hasFamily(s.family)) return;
     const dir = `${initial.views_url}${encodeURIComponent(s.target)}/`;
     const wanted = componentCount(catalog, s.family, s.k) === catalog.family(s.family).k && !natural;
@@ -193,8 +238,20 @@ export function createSession({ store, catalog, initial, python, runs }) {
    * is, then open the controls. */
   async function pythonUp({ firstPaint, urlNatural }) {
     const restarted = store.state.restarts > 0;
+    dataInPython = null; // a fresh Python: every posterior has its built-in data
     try {
       const s = store.state;
+      if (s.data !== null && !(restarted && afterRestart)) {
+        // A posterior given other data (the link's, or the visitor's before a restart): one
+        // request draws it with q (the link's, or where q was).
+        const q = restarted ? (s.view && s.view.target === s.target ? s.view.natural : null) : urlNatural;
+        await setData(s.data, { natural: q && q.scales ? q : null });
+        if (store.state.dataTarget !== null) {
+          if (restarted) store.restartDone(true);
+          store.pythonReady();
+          return;
+        } // refused (the notice says why): the built-in data, as below
+      }
       if (!s.targetGrid || s.targetGrid.target !== s.target) await loadTarget();
       if (restarted && afterRestart) {
         const next = afterRestart;
@@ -234,7 +291,7 @@ export function createSession({ store, catalog, initial, python, runs }) {
   async function restoreView() {
     const s = store.state;
     let restored = false;
-    if (s.view && s.view.target === s.target && targetEntry(catalog, s.target, s.customTarget)) {
+    if (s.view && s.view.target === s.target && targetEntry(catalog, s.target, s.customTarget, s.dataTarget)) {
       const view = await python.call("evaluate", { ...qParams(s), theta: s.view.theta });
       store.showView(view);
       viewChanged();
@@ -252,7 +309,7 @@ export function createSession({ store, catalog, initial, python, runs }) {
     await python.restart(initial.defaults.target, "Python was restarted");
   }
 
-  return { setNatural, refreshSamples, loadTarget, resetQ, startOver, chooseTarget, useCustomTarget, applyTypedSource, useLinkCode,
+  return { setNatural, setData, refreshSamples, loadTarget, resetQ, startOver, chooseTarget, useCustomTarget, applyTypedSource, useLinkCode,
     pythonUp, restart, paintPrecomputed };
 }
 

@@ -8,7 +8,8 @@
 /**
  * The whole state of the page. Every field is here, with what it means.
  * @param {{target: string, family: string, k: number|null, optimizer: string,
- *          customSource: string|null, linkCode?: string|null, notice?: {text: string, kind: string}}} start
+ *          customSource: string|null, linkCode?: string|null, data?: Array|null,
+ *          notice?: {text: string, kind: string}}} start
  */
 export function initialState(start) {
   return {
@@ -19,6 +20,9 @@ export function initialState(start) {
     optimizer: start.optimizer, // id of the optimizer Optimize and Step use
     customSource: start.customSource ?? null, // Python source of the custom target (it travels in the link), or null
     customTarget: null, // the custom target's entry (catalog shape, with ranges) once vi_core accepted it, or null
+    data: start.data ?? null, // the data of the posterior on show, if the visitor (or the link) changed
+    //                           them: numbers, or [input, label] pairs; null: its built-in data
+    dataTarget: null, // vi_core's entry for the posterior given `data` (extent, log Z, ranges), once computed
     linkCode: start.linkCode ?? null, // Python source that came in the link and waits for the visitor's consent
     //                                  (shown, not run; "Run" makes it the custom target), or null
 
@@ -179,8 +183,27 @@ export function createStore(catalog, init, { schedule = queueMicrotask } = {}) {
     },
 
     // ---- choices
+    /** Another target: a posterior on it shows its built-in data. */
     chooseTarget(target) {
-      set({ target });
+      set({ target, data: null, dataTarget: null });
+    },
+    /** The visitor placed the posterior's data (`null`: the built-in data); vi_core's answer
+     * follows (dataApplied, or dataRefused). */
+    dataEdited(data) {
+      set({ data });
+    },
+    /** vi_core computed the posterior given `data`: its entry, colour grid and q, all at once
+     * (the trace starts over: log Z changed). */
+    dataApplied(data, entry, targetGrid, view) {
+      set({
+        data, dataTarget: data === null ? null : entry, targetGrid,
+        ...viewPatch(view, { ...state, selected: 0 }),
+        ...newSegment(view, { ...state, trace: [], ghosts: [] }),
+      });
+    },
+    /** vi_core refused the data: they go back to those on show. */
+    dataRefused(noticeText) {
+      set({ data: state.dataTarget ? state.dataTarget.data.points : null, notice: { text: noticeText, kind: "warning" } });
     },
     chooseFamily(family) {
       set({ family });
@@ -200,6 +223,7 @@ export function createStore(catalog, init, { schedule = queueMicrotask } = {}) {
     customTargetApplied(entry, source, targetGrid, view) {
       set({
         customTarget: { ...entry, name: "Custom (your log_density)" }, customSource: source, target: "custom", targetGrid,
+        data: null, dataTarget: null,
         ...viewPatch(view, { ...state, selected: 0 }),
         ...newSegment(view, { ...state, trace: [], ghosts: [] }), // an earlier custom target is another target
       });

@@ -153,7 +153,10 @@ export function createDataPanel({ store, catalog, session }) {
     $("data").hidden = !shown;
     // For a posterior, log Z is the model's evidence: the readout says so.
     const label = $("log-z-label");
-    if (label) label.textContent = shown ? "log evidence, log p(D)" : "log Z";
+    if (label) {
+      label.textContent = shown ? "log evidence, log p(D)" : "log Z";
+      label.classList.toggle("evidence", Boolean(shown));
+    }
     if (!shown) return;
     const { spec } = shown;
     const { points } = shown;

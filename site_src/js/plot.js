@@ -208,7 +208,7 @@ export function drawAxes(ctx, frame, axes) {
   }
   for (const t of ticks(ymin, ymax, count(frame.height))) {
     const [, py] = frame.toPx(xmin, t);
-    if (py < 12 || py > frame.height - 24) continue;
+    if (py < 26 || py > frame.height - 24) continue; // clear of the name at the top
     ctx.strokeStyle = "rgba(255,255,255,0.8)";
     ctx.lineWidth = 1;
     ctx.beginPath();

@@ -18,7 +18,7 @@ import { readUrlState, resolveUrlState, writeUrlState, readTheme } from "./url-s
 import { readEmbedding, applyEmbedding, applyTheme, reportHeight, reportReady, startWhenNear, unknownControlsNotice } from "./embed.js";
 import { createPython } from "./python.js";
 import { createRuns } from "./runs.js";
-import { createSession } from "./session.js";
+import { createSession, LINK_DATA_WAIT } from "./session.js";
 import { createPlotView } from "./plot-view.js";
 import { createHandles } from "./handles.js";
 import { createEditor } from "./editor.js";
@@ -48,7 +48,7 @@ if (window.parent !== window) {
 const url = resolveUrlState(readUrlState(location.search, catalog.kLimits()), catalog, initial.defaults);
 const noticeText = [url.problems.length ? `The link had problems: ${url.problems.join("; ")}.` : "",
   unknownControlsNotice(embedding.unknown, embedding.fellBack),
-  url.data ? "The posterior for the link's data is drawn once Python is ready." : ""].filter(Boolean).join(" ");
+  url.data ? LINK_DATA_WAIT : ""].filter(Boolean).join(" ");
 
 // Code in the link waits for the visitor's consent (consent.js); meanwhile a built-in target
 // shows, and q from the link (which belongs to that code's target) waits with it.

@@ -6,6 +6,8 @@ import { latestOnly } from "./worker-client.js";
 import { CUSTOM, componentCount, requestK, targetEntry } from "./catalog.js";
 import { isDefaultData } from "./url-state.js";
 
+/** What the page says while a link's data wait for Python (the build drew the built-in data only). */
+export const LINK_DATA_WAIT = "The posterior for the link's data is drawn once Python is ready.";
 const SAMPLE_SEED = 1; // the same draws for the same q: the Monte Carlo ELBO is reproducible
 
 /** The defaults' q applies when Reset is pressed on the defaults' target and family (a scene
@@ -124,9 +126,11 @@ export function createSession({ store, catalog, initial, python, runs }) {
       if (err.name !== "Restarted") store.dataRefused(`Those data were not accepted: ${err.message}`);
       return;
     }
-    if (!out || JSON.stringify(store.state.data) !== JSON.stringify(data) || store.state.target !== s.target) return; // newer data follow
+    if (!out || store.state.target !== s.target) return;
     dataInPython = data === null ? null : s.target;
-    store.dataApplied(data, out.target, out.grid, out.view);
+    // During a drag newer data may already be placed: they stay, and their answer follows.
+    const newer = JSON.stringify(store.state.data) !== JSON.stringify(data);
+    store.dataApplied(newer ? store.state.data : data, data === null ? null : out.target, out.grid, out.view);
     viewChanged();
   }
 
@@ -246,6 +250,8 @@ export function createSession({ store, catalog, initial, python, runs }) {
         // request draws it with q (the link's, or where q was).
         const q = restarted ? (s.view && s.view.target === s.target ? s.view.natural : null) : urlNatural;
         await setData(s.data, { natural: q && q.scales ? q : null });
+        const n = store.state.notice;
+        if (n.text.includes(LINK_DATA_WAIT)) store.setNotice(n.text.replace(LINK_DATA_WAIT, "").trim(), n.kind);
         if (store.state.dataTarget !== null) {
           if (restarted) store.restartDone(true);
           store.pythonReady();

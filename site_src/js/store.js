@@ -192,11 +192,12 @@ export function createStore(catalog, init, { schedule = queueMicrotask } = {}) {
     dataEdited(data) {
       set({ data });
     },
-    /** vi_core computed the posterior given `data`: its entry, colour grid and q, all at once
-     * (the trace starts over: log Z changed). */
-    dataApplied(data, entry, targetGrid, view) {
+    /** vi_core computed the posterior: its entry (`dataTarget`, null for the built-in data),
+     * colour grid and q, all at once (the trace starts over: log Z changed); `data`: the data
+     * placed now (newer ones, during a drag, whose answer follows). */
+    dataApplied(data, dataTarget, targetGrid, view) {
       set({
-        data, dataTarget: data === null ? null : entry, targetGrid,
+        data, dataTarget, targetGrid,
         ...viewPatch(view, { ...state, selected: 0 }),
         ...newSegment(view, { ...state, trace: [], ghosts: [] }),
       });

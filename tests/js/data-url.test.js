@@ -71,3 +71,24 @@ test("a posterior given other data is its own entry", () => {
   assert.equal(targetEntry(catalog, "normal", null, entry), entry);
   assert.equal(targetEntry(catalog, "banana", null, entry), catalog.target("banana"));
 });
+
+test("the store: data placed, applied with their entry, refused, and dropped with the target", async () => {
+  const { createStore, initialState } = await import("../../site_src/js/store.js");
+  const { gaussianView } = await import("./fixtures.js");
+  const store = createStore(catalog, initialState({ target: "normal", family: "gaussian-full", k: null, optimizer: "lbfgs", customSource: null, data: [1, 2] }), { schedule: (fn) => fn() });
+  assert.deepEqual(store.state.data, [1, 2]);
+  assert.equal(store.state.dataTarget, null);
+  const entry = { ...catalog.target("normal"), data: { ...VALUES, points: [1, 2] }, log_z: -4 };
+  const view = { ...gaussianView(), target: "normal" };
+  store.dataApplied([1, 2], entry, { target: "normal" }, view);
+  assert.equal(store.state.dataTarget, entry);
+  assert.equal(store.state.view, view);
+  assert.deepEqual(store.state.trace, [[0, view.readouts.elbo]]);
+  store.dataEdited([1, 2, 3]);
+  store.dataRefused("no");
+  assert.deepEqual(store.state.data, [1, 2]); // back to the data on show
+  assert.equal(store.state.notice.text, "no");
+  store.chooseTarget("banana");
+  assert.equal(store.state.data, null);
+  assert.equal(store.state.dataTarget, null);
+});

@@ -19,7 +19,11 @@ Methods (params -> result):
     included: kind "flow", its view as below), optimizers: [...],
     defaults: {samples, target_grid: [nx, ny]}}
     target entry: {id, name, description, extent, log_z, log_z_error, log_z_method,
-        ranges: {mean_x, mean_y, scale, correlation: [lo, hi]}} (the box q must stay in)
+        ranges: {mean_x, mean_y, scale, correlation: [lo, hi]} (the box q must stay in),
+        axes: [name of x, name of y], group: "Shapes" | "Posteriors from data" | "Your own",
+        data: null, or for a posterior from data {kind: "values" | "labelled", points (the
+        data now: numbers, or [input, label] pairs), default, min_points, max_points,
+        range: [lo, hi] (of values or inputs), decimals (what the page rounds to), noun}}
     family entry: {id, name, description, kind, shared_scale, learns_weights, k, n_params,
         k_range: {min, max, default} for mixture-full, else null}
     optimizer entry: {id, name, description, pacing: {frame_ms, steps_per_frame, budget_ms,
@@ -50,6 +54,10 @@ Methods (params -> result):
     iterations} (``kl`` = log Z - ELBO = KL(q‖p), ``forward_kl`` = KL(p‖q), ``divergence`` what
     that fit minimised); ``note`` says that only reverse KL gives the bound
 ``set_custom_target`` {source} -> target entry; afterwards ``target: "custom"`` refers to it
+``set_data`` {target, data, family, k?, theta? | natural?} -> {target: target entry, grid (as
+    ``target_grid``), view (as ``evaluate``)}: a posterior from data (an entry with ``data``)
+    given new data (null: its built-in data), all computed before the session changes;
+    afterwards that id refers to it (``vi_core.targets.with_data`` has the data's format)
 ``start_run`` {target, family, k?, optimizer, theta, resume?} -> {run_id}; ``resume`` is a
     ``state`` from an earlier run (say, before Python was restarted): the run goes on from it
 ``advance_run`` {run_id, steps, budget_ms?} -> {done, converged, iteration,
@@ -132,7 +140,7 @@ from vi_core.optimize import (
 )
 from vi_core.starts import StartCache, initial_params
 from vi_core.target import Target
-from vi_core.targets import get_target, target_ids
+from vi_core.targets import DATA_SPECS, get_target, target_ids, with_data
 
 __all__ = ["PACING", "Q_GRID", "SAMPLES", "TARGET_GRID", "Session", "on_page", "page_family_ids"]
 
@@ -218,9 +226,21 @@ def page_family_ids() -> list[str]:
     return [fid for fid in family_ids() if on_page(fid)]
 
 
+#: The target list's groups (the page's <optgroup>s).
+SHAPES, POSTERIORS, YOURS = "Shapes", "Posteriors from data", "Your own"
+
+
 def target_entry(target: Target) -> Json:
-    """A target as the page sees it, with the box of q's natural parameters it allows."""
+    """A target as the page sees it, with the box of q's natural parameters it allows, its
+    parameters' names (``axes``), its group in the list, and for a posterior from data its
+    ``data``: the spec (``DataSpec.to_json``: kind, default, limits) and the ``points`` it
+    conditions on now."""
     ranges = Family.natural_ranges(target.extent)
+    spec = DATA_SPECS.get(target.id) if target.data is not None else None
+    data = None
+    if spec is not None and target.data is not None:
+        data = {**spec.to_json(),
+                "points": [list(p) if isinstance(p, tuple) else p for p in target.data]}
     return {
         "id": target.id,
         "name": target.name,
@@ -230,6 +250,9 @@ def target_entry(target: Target) -> Json:
         "log_z_error": target.log_z_error,
         "log_z_method": target.log_z_method,
         "ranges": {key: [float(lo), float(hi)] for key, (lo, hi) in ranges.items()},
+        "axes": list(target.axes),
+        "group": POSTERIORS if data else (YOURS if target.id == "custom" else SHAPES),
+        "data": data,
     }
 
 
@@ -252,6 +275,9 @@ class Session:
 
     def __init__(self) -> None:
         self.custom_target: Target | None = None
+        #: Posteriors whose data the page changed (``set_data``), by id; the others have their
+        #: built-in data.
+        self.data_targets: dict[str, Target] = {}
         self.runs: dict[int, Run] = {}
         self._run_ids = itertools.count(1)
         self.starts: StartCache = {}
@@ -268,6 +294,7 @@ class Session:
             "fit": self.fit,
             "compare": self.compare,
             "set_custom_target": self.set_custom_target,
+            "set_data": self.set_data,
             "start_run": self.start_run,
             "advance_run": self.advance_run,
             "finish_run": self.finish_run,
@@ -315,7 +342,7 @@ class Session:
             if self.custom_target is None:
                 raise VIError("No custom target yet: submit a log_density first")
             return self.custom_target
-        return get_target(target_id)
+        return self.data_targets.get(target_id) or get_target(target_id)
 
     @staticmethod
     def _family(params: Json) -> Family:
@@ -363,7 +390,10 @@ class Session:
         }
 
     def target_grid(self, params: Json) -> Json:
-        target = self._target(params)
+        return self._grid(self._target(params), params)
+
+    @staticmethod
+    def _grid(target: Target, params: Json) -> Json:
         nx, ny = (default if params.get(key) is None else int(params[key])
                   for key, default in zip(("nx", "ny"), TARGET_GRID, strict=True))
         if not (2 <= nx <= _MAX_GRID and 2 <= ny <= _MAX_GRID):
@@ -487,6 +517,21 @@ class Session:
     def set_custom_target(self, params: Json) -> Json:
         self.custom_target = target_from_source(params["source"], target_id="custom")
         return target_entry(self.custom_target)
+
+    def set_data(self, params: Json) -> Json:
+        """A posterior from data given new data, atomically: the target, its grid and q's view
+        (as ``evaluate`` with the same family, k, theta or natural) are all computed before
+        anything changes; a refusal leaves the session as it was. ``data`` null: the built-in
+        data again."""
+        target = with_data(_text(params, "target"), params.get("data"))
+        family = self._family(params)
+        grid = self._grid(target, params)
+        view = _view(target, family, self._theta(family, params, target))
+        if target is get_target(target.id):
+            self.data_targets.pop(target.id, None)
+        else:
+            self.data_targets[target.id] = target
+        return {"target": target_entry(target), "grid": grid, "view": view}
 
     def start_run(self, params: Json) -> Json:
         target = self._target(params)

@@ -65,6 +65,11 @@ class Target:
     #: has a kink there (e.g. ring: s = 0.8 / 0.1²). The ELBO integrates s |x - c| exactly and
     #: only the smooth rest by cubature (vi_core.elbo); default: none.
     singular_points: tuple[tuple[float, float, float], ...] = field(default=(), kw_only=True)
+    #: The names of the two parameters, for axes and fields (a shape's are x and y).
+    axes: tuple[str, str] = field(default=("x", "y"), kw_only=True)
+    #: For a posterior from data (``vi_core.targets.with_data``): the data it conditions on,
+    #: as JSON-able plain data (numbers, or [input, label] pairs); None for a shape.
+    data: tuple | None = field(default=None, kw_only=True, compare=False)
 
     def log_density(self, x, y) -> Array:
         """log p~(x, y), broadcasting x and y; same shape out."""

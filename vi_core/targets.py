@@ -36,14 +36,17 @@ is no slope to follow there, and 0 keeps downstream arithmetic free of NaN.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from vi_core._numeric import logsumexp_softmax
 from vi_core.errors import TargetError
+from vi_core.log_z import compute_log_z
 from vi_core.target import Array, LogDensity, Target, ValueAndGrad
 
-__all__ = ["get_target", "target_ids"]
+__all__ = ["DATA_SPECS", "DataSpec", "get_target", "logistic_regression", "normal_posterior",
+           "target_ids", "with_data"]
 
 LOG_2PI = math.log(2.0 * math.pi)
 LOG_100 = math.log(100.0)
@@ -260,47 +263,61 @@ def _neal_funnel_vg(x: Array, y: Array) -> tuple[Array, Array, Array]:
     return value, -xe, -y / 9.0 + 0.5 * xxe - 0.5
 
 
-# Normal model y_i ~ N(μ, σ²), i = 1..7; parameters (x, y) = (μ, log σ).
-_NP_DATA = np.array([0.3, 1.9, 0.8, 2.4, 1.1, -0.2, 1.4])
-_NP_N = len(_NP_DATA)
-_NP_MEAN = float(np.mean(_NP_DATA))
-_NP_SS = float(np.sum((_NP_DATA - _NP_MEAN) ** 2))
+# Normal model y_i ~ N(μ, σ²); parameters (x, y) = (μ, log σ). The built-in data: 7 values.
+_NP_DATA = (0.3, 1.9, 0.8, 2.4, 1.1, -0.2, 1.4)
 _NP_PRIOR_MU_SD, _NP_PRIOR_LOGSD_SD = 5.0, 2.0
 
 
-def _normal_posterior_vg(x: Array, y: Array) -> tuple[Array, Array, Array]:
+def _normal_posterior_vgf(values) -> ValueAndGrad:
     """log p~(μ, s) = Σ_i log N(y_i; μ, e^{2s}) + log N(μ; 0, 5²) + log N(s; 0, 2²)
     = -n/2 log 2π - n s - (SS + n (ȳ - μ)²)/(2 e^{2s}) + priors, so Z is the evidence p(data)."""
-    n = _NP_N
-    prec = np.exp(-2.0 * y)
-    d = _NP_MEAN - x
-    quad = _NP_SS + n * d * d
-    value = (
-        -0.5 * n * LOG_2PI - n * y - 0.5 * quad * prec
-        - 0.5 * (x / _NP_PRIOR_MU_SD) ** 2 - 0.5 * (y / _NP_PRIOR_LOGSD_SD) ** 2
-        - LOG_2PI - math.log(_NP_PRIOR_MU_SD * _NP_PRIOR_LOGSD_SD)
-    )
-    gx = n * d * prec - x / _NP_PRIOR_MU_SD**2
-    gy = -n + quad * prec - y / _NP_PRIOR_LOGSD_SD**2
-    return value, gx, gy
+    data = np.asarray(values, dtype=float)
+    n = len(data)
+    mean = float(np.mean(data))
+    ss = float(np.sum((data - mean) ** 2))
 
+    def vg(x: Array, y: Array) -> tuple[Array, Array, Array]:
+        prec = np.exp(-2.0 * y)
+        d = mean - x
+        quad = ss + n * d * d
+        value = (
+            -0.5 * n * LOG_2PI - n * y - 0.5 * quad * prec
+            - 0.5 * (x / _NP_PRIOR_MU_SD) ** 2 - 0.5 * (y / _NP_PRIOR_LOGSD_SD) ** 2
+            - LOG_2PI - math.log(_NP_PRIOR_MU_SD * _NP_PRIOR_LOGSD_SD)
+        )
+        gx = n * d * prec - x / _NP_PRIOR_MU_SD**2
+        gy = -n + quad * prec - y / _NP_PRIOR_LOGSD_SD**2
+        return value, gx, gy
+
+    return vg
+
+
+_normal_posterior_vg = _normal_posterior_vgf(_NP_DATA)
 
 # Logistic regression P(t_i = 1) = σ(w0 + w1 u_i), u_i = 0, 0.25, ..., 4.75; (x, y) = (w0, w1).
-_LR_U = 0.25 * np.arange(20)
-_LR_T = np.array([0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 1, 1, 1, 1, 1, 1])
-_LR_SIGN = 2.0 * _LR_T - 1.0
+_LR_U = tuple(0.25 * i for i in range(20))
+_LR_T = (0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 1, 1, 1, 1, 1, 1)
 _LR_PRIOR_SD = 2.0
 
 
-def _logistic_vg(x: Array, y: Array) -> tuple[Array, Array, Array]:
+def _logistic_vgf(inputs, labels) -> ValueAndGrad:
     """log p~(w0, w1) = Σ_i log σ(s_i (w0 + w1 u_i)) + log N((w0, w1); 0, 2² I), s_i = ±1 the
     labels; Z is the evidence p(labels | inputs)."""
-    z = (x[..., None] + y[..., None] * _LR_U) * _LR_SIGN
-    resid = _sigmoid(-z) * _LR_SIGN  # ∂/∂(w0 + w1 u_i) of log σ(s_i (…))
-    s2 = _LR_PRIOR_SD**2
-    value = (np.sum(_log_sigmoid(z), axis=-1) - 0.5 * (x * x + y * y) / s2
-             - LOG_2PI - math.log(s2))
-    return value, np.sum(resid, axis=-1) - x / s2, resid @ _LR_U - y / s2
+    u = np.asarray(inputs, dtype=float)
+    sign = 2.0 * np.asarray(labels, dtype=float) - 1.0
+
+    def vg(x: Array, y: Array) -> tuple[Array, Array, Array]:
+        z = (x[..., None] + y[..., None] * u) * sign
+        resid = _sigmoid(-z) * sign  # ∂/∂(w0 + w1 u_i) of log σ(s_i (…))
+        s2 = _LR_PRIOR_SD**2
+        value = (np.sum(_log_sigmoid(z), axis=-1) - 0.5 * (x * x + y * y) / s2
+                 - LOG_2PI - math.log(s2))
+        return value, np.sum(resid, axis=-1) - x / s2, resid @ u - y / s2
+
+    return vg
+
+
+_logistic_vg = _logistic_vgf(_LR_U, _LR_T)
 
 
 # Precomputed by quadrature (see tests/unit/test_targets.py: an independent specialised method
@@ -314,6 +331,7 @@ _LOGISTIC_LOG_Z = (-13.873479793030, 1e-8)
 def _builtin(
     id: str, name: str, extent, log_z: tuple[float, float] | float, vg: ValueAndGrad,
     description: str, singular_points: tuple[tuple[float, float, float], ...] = (),
+    axes: tuple[str, str] = ("x", "y"), data: tuple | None = None,
 ) -> Target:
     if isinstance(log_z, tuple):
         value, error, method = log_z[0], log_z[1], "quadrature"
@@ -325,6 +343,7 @@ def _builtin(
         extent=(xmin, xmax, ymin, ymax), log_z=float(value), log_z_error=float(error),
         log_z_method=method, log_density_fn=_value_only(vg), value_and_grad_fn=vg,
         singular_points=tuple((float(cx), float(cy), float(s)) for cx, cy, s in singular_points),
+        axes=axes, data=data,
     )
 
 
@@ -408,14 +427,15 @@ _BUILTINS: dict[str, Target] = {
             log σ ~ N(0, 2²); log Z is the model evidence. The spread of μ shrinks with σ, a
             mild funnel that is skewed in log σ: Gaussian q is close but not exact. The
             dependence lies in that skew, not in a correlation, so mean field does as well as
-            a full covariance here."""),
+            a full covariance here.""", axes=("μ", "log σ"), data=_NP_DATA),
         _builtin("logistic-regression", "Logistic regression", (-5.0, 1.0, -1.25, 3.25),
                  _LOGISTIC_LOG_Z, _logistic_vg, """
             The posterior of intercept (x-axis) and slope (y-axis) of a logistic regression on
             20 labelled points at inputs 0, 0.25, …, 4.75, with prior N(0, 2² I); log Z is the
             evidence. Uncentred inputs make intercept and slope strongly anti-correlated, and
             the likelihood makes the posterior skewed: a full-covariance Gaussian is good but
-            not exact, mean-field is badly overconfident."""),
+            not exact, mean-field is badly overconfident.""", axes=("intercept", "slope"),
+                 data=tuple((u, t) for u, t in zip(_LR_U, _LR_T, strict=True))),
     ]
 }
 
@@ -433,3 +453,191 @@ def get_target(target_id: str) -> Target:
         raise TargetError(
             f"Unknown target {target_id!r}; choose one of: {', '.join(_BUILTINS)}"
         ) from None
+
+
+# --------------------------------------------------------------------------------------------
+# Posteriors from data: the two posteriors above as functions of their data
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """The data a posterior target takes, and the limits vi_core accepts (the page gets these
+    through the catalog and restates none of them).
+
+    ``kind`` "values": a list of numbers (observations y_i); "labelled": a list of
+    [input, label] pairs, label 0 or 1. ``range`` bounds the values (or the inputs);
+    ``decimals``: the page rounds what the visitor places to this many decimals (links stay
+    short); ``noun``: what one data point is called.
+    """
+
+    kind: str
+    default: tuple
+    min_points: int
+    max_points: int
+    range: tuple[float, float]
+    decimals: int
+    noun: str
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "default": [list(p) if isinstance(p, tuple) else p
+                                               for p in self.default],
+                "min_points": self.min_points, "max_points": self.max_points,
+                "range": list(self.range), "decimals": self.decimals, "noun": self.noun}
+
+
+DATA_SPECS: dict[str, DataSpec] = {
+    "normal-posterior": DataSpec("values", _NP_DATA, 2, 200, (-5.0, 5.0), 2, "observation"),
+    "logistic-regression": DataSpec(
+        "labelled", tuple((u, t) for u, t in zip(_LR_U, _LR_T, strict=True)), 1, 100,
+        (-1.0, 6.0), 2, "labelled point"),  # 100: a click stays well under a second in Pyodide
+}
+
+#: The plot of a posterior from data shows where log p~ is within this many nats of its peak
+#: (as the built-in posteriors' plots do), padded, at the built-in posteriors' aspect 4:3.
+_EXTENT_DROP = 5.0
+_EXTENT_ASPECT = 4.0 / 3.0
+_SEARCH_POINTS = 121
+
+
+def _number(value, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TargetError(f"{what} must be a number, got {value!r:.40}")
+    if not math.isfinite(value):
+        raise TargetError(f"{what} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _count(data, spec: DataSpec, target_id: str) -> None:
+    if not isinstance(data, list | tuple):
+        raise TargetError(f"the data of {target_id} must be a list, got {type(data).__name__}")
+    if not spec.min_points <= len(data) <= spec.max_points:
+        raise TargetError(f"{target_id} takes {spec.min_points} to {spec.max_points} "
+                          f"{spec.noun}s, got {len(data)}")
+
+
+def _in_range(value: float, spec: DataSpec, what: str) -> float:
+    lo, hi = spec.range
+    if not lo <= value <= hi:
+        raise TargetError(f"{what} = {value:g} is outside [{lo:g}, {hi:g}]")
+    return value
+
+
+def _check_values(data) -> tuple[float, ...]:
+    spec = DATA_SPECS["normal-posterior"]
+    _count(data, spec, "normal-posterior")
+    values = tuple(_in_range(_number(v, f"observation {i + 1}"), spec, f"observation {i + 1}")
+                   for i, v in enumerate(data))
+    if max(values) - min(values) <= 0.0:
+        raise TargetError("the observations must not all be equal: their scale σ would have "
+                          "no lower limit; move one of them")
+    return values
+
+
+def _check_labelled(data) -> tuple[tuple[float, int], ...]:
+    spec = DATA_SPECS["logistic-regression"]
+    _count(data, spec, "logistic-regression")
+    out = []
+    for i, point in enumerate(data):
+        if not isinstance(point, list | tuple) or len(point) != 2:
+            raise TargetError(f"labelled point {i + 1} must be [input, label], got {point!r:.40}")
+        u = _in_range(_number(point[0], f"input {i + 1}"), spec, f"input {i + 1}")
+        label = _number(point[1], f"label {i + 1}")
+        if label not in (0.0, 1.0):
+            raise TargetError(f"label {i + 1} must be 0 or 1, got {point[1]!r:.40}")
+        out.append((u, int(label)))
+    return tuple(out)
+
+
+def _extent_around(log_density: LogDensity, box: tuple[float, float, float, float]
+                   ) -> tuple[float, float, float, float]:
+    """Where the density lives: the box in which log p~ is within _EXTENT_DROP nats of its peak,
+    found on grids that zoom in from ``box`` (so a narrow posterior is resolved too), padded by
+    a tenth on each side and widened to the aspect 4:3."""
+    for _ in range(3):
+        gx = np.linspace(box[0], box[1], _SEARCH_POINTS)
+        gy = np.linspace(box[2], box[3], _SEARCH_POINTS)
+        x, y = np.meshgrid(gx, gy)
+        with np.errstate(all="ignore"):
+            v = np.asarray(log_density(x, y), dtype=float)
+        v = np.where(np.isfinite(v), v, -np.inf)
+        keep = v >= np.max(v) - _EXTENT_DROP
+        cell_x, cell_y = gx[1] - gx[0], gy[1] - gy[0]
+        xmin, xmax = float(np.min(x[keep])) - cell_x, float(np.max(x[keep])) + cell_x
+        ymin, ymax = float(np.min(y[keep])) - cell_y, float(np.max(y[keep])) + cell_y
+        box = (xmin, xmax, ymin, ymax)
+    xmin, xmax, ymin, ymax = box
+    w, h = 1.2 * (xmax - xmin), 1.2 * (ymax - ymin)
+    w, h = max(w, h * _EXTENT_ASPECT), max(h, w / _EXTENT_ASPECT)
+    cx, cy = 0.5 * (xmin + xmax), 0.5 * (ymin + ymax)
+    return (cx - w / 2, cx + w / 2, cy - h / 2, cy + h / 2)
+
+
+def _from_data(base: Target, vg: ValueAndGrad, box, description: str, data: tuple) -> Target:
+    log_density = _value_only(vg)
+    extent = _extent_around(log_density, box)
+    log_z, log_z_error = compute_log_z(log_density, extent)
+    return Target(
+        id=base.id, name=base.name, description=" ".join(description.split()), extent=extent,
+        log_z=log_z, log_z_error=log_z_error, log_z_method="quadrature",
+        log_density_fn=log_density, value_and_grad_fn=vg, axes=base.axes, data=data,
+    )
+
+
+def normal_posterior(values) -> Target:
+    """The posterior of (μ, log σ) of a normal distribution given ``values`` (2 to 200 numbers
+    in [-5, 5], not all equal), priors μ ~ N(0, 5²), log σ ~ N(0, 2²); log Z is the evidence
+    p(values), by adaptive cubature (``compute_log_z``). The built-in data give the built-in
+    target itself. TargetError for data outside those limits."""
+    data = _check_values(values)
+    if data == _NP_DATA:
+        return _BUILTINS["normal-posterior"]
+    arr = np.asarray(data)
+    mean, sd = float(np.mean(arr)), max(float(np.std(arr)), 1e-3)
+    log_sd = math.log(sd)
+    box = (mean - 10.0 * sd, mean + 10.0 * sd, log_sd - 6.0, log_sd + 4.0)
+    return _from_data(_BUILTINS["normal-posterior"], _normal_posterior_vgf(data), box, f"""
+        The posterior of the mean μ (x-axis) and log-standard-deviation log σ (y-axis) of a
+        normal distribution given your {len(data)} observations, with weak priors
+        μ ~ N(0, 5²), log σ ~ N(0, 2²); log Z is the model evidence p(D), by adaptive
+        quadrature. Few or tightly clustered observations make a funnel that a Gaussian q
+        cannot follow.""", data)
+
+
+def logistic_regression(inputs, labels) -> Target:
+    """The posterior of (intercept, slope) of a logistic regression P(label = 1 | input) =
+    σ(w0 + w1 input) given 1 to 100 points (inputs in [-1, 6], labels 0 or 1), prior
+    N(0, 2² I); log Z is the evidence p(labels | inputs), by adaptive cubature. The built-in
+    data give the built-in target itself. TargetError for data outside those limits."""
+    if not isinstance(inputs, list | tuple) or not isinstance(labels, list | tuple) \
+            or len(inputs) != len(labels):
+        raise TargetError("inputs and labels must be two lists of the same length")
+    data = _check_labelled([[u, t] for u, t in zip(inputs, labels, strict=True)])
+    if data == DATA_SPECS["logistic-regression"].default:
+        return _BUILTINS["logistic-regression"]
+    u = [p[0] for p in data]
+    t = [p[1] for p in data]
+    box = (-4.0 * _LR_PRIOR_SD * 2, 4.0 * _LR_PRIOR_SD * 2, -4.0 * _LR_PRIOR_SD * 2,
+           4.0 * _LR_PRIOR_SD * 2)
+    return _from_data(_BUILTINS["logistic-regression"], _logistic_vgf(u, t), box, f"""
+        The posterior of intercept (x-axis) and slope (y-axis) of a logistic regression on
+        your {len(data)} labelled points, with prior N(0, 2² I); log Z is the evidence
+        p(labels | inputs), by adaptive quadrature. Inputs far from 0 make intercept and
+        slope correlated; labels that a line separates perfectly leave the slope to the
+        prior.""", data)
+
+
+def with_data(target_id: str, data) -> Target:
+    """The posterior ``target_id`` (an id of ``DATA_SPECS``) given ``data``: a list of numbers
+    for normal-posterior, of [input, label] pairs for logistic-regression; None means the
+    built-in data. TargetError for another target or data outside the limits of its spec."""
+    if target_id not in DATA_SPECS:
+        get_target(target_id)  # an unknown id says so
+        raise TargetError(f"{target_id} is not a posterior from data; those are: "
+                          f"{', '.join(DATA_SPECS)}")
+    if data is None:
+        return _BUILTINS[target_id]
+    if target_id == "normal-posterior":
+        return normal_posterior(data)
+    pairs = _check_labelled(data)
+    return logistic_regression([p[0] for p in pairs], [p[1] for p in pairs])

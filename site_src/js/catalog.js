@@ -4,7 +4,9 @@
 //
 // Shapes (vi_core/protocol.py):
 //   targets:    [{id, name, description, extent, log_z, log_z_error, log_z_method,
-//                 ranges: {mean_x, mean_y, scale, correlation}}]     each range [lo, hi]
+//                 ranges: {mean_x, mean_y, scale, correlation},     each range [lo, hi]
+//                 axes: [x name, y name], group, data: null | {kind, points, default,
+//                 min_points, max_points, range, decimals, noun}}]  (a posterior from data)
 //   families:   [{id, name, description, kind: "isotropic"|"diagonal"|"full", shared_scale,
 //                 learns_weights, k, n_params, k_range: null | {min, max, default}}]
 //   optimizers: [{id, name, description, pacing}]                     pacing: see messages.js
@@ -89,9 +91,11 @@ export function kChoices(range) {
 }
 
 /** The target entry: built-in from the catalog, or the custom one (an entry of the same shape,
- * kept in the store). */
-export function targetEntry(catalog, targetId, customTarget) {
+ * kept in the store), or a posterior given the visitor's data (`dataTarget`, vi_core's entry
+ * for them, kept in the store). */
+export function targetEntry(catalog, targetId, customTarget, dataTarget = null) {
   if (targetId === CUSTOM) return customTarget;
+  if (dataTarget && dataTarget.id === targetId) return dataTarget;
   return catalog.hasTarget(targetId) ? catalog.target(targetId) : null;
 }
 

@@ -6,11 +6,25 @@ import { CUSTOM, kChoices, requestK, targetEntry } from "./catalog.js";
 
 const $ = (id) => document.getElementById(id);
 
-/** The options of a select, rebuilt only when the list changes. */
+/** The options of a select, rebuilt only when the list changes; items with a `group` go
+ * into <optgroup>s of that label, in the order the groups first come. */
 function setOptions(select, items) {
-  const key = items.map((item) => `${item.id}\u0000${item.name}`).join("\u0001");
+  const key = items.map((item) => `${item.id}\u0000${item.name}\u0000${item.group ?? ""}`).join("\u0001");
   if (select.dataset.options === key) return;
-  select.replaceChildren(...items.map((item) => new Option(item.name, item.id)));
+  const groups = new Map();
+  const children = [];
+  for (const item of items) {
+    const option = new Option(item.name, item.id);
+    if (!item.group) { children.push(option); continue; }
+    if (!groups.has(item.group)) {
+      const group = document.createElement("optgroup");
+      group.label = item.group;
+      groups.set(item.group, group);
+      children.push(group);
+    }
+    groups.get(item.group).append(option);
+  }
+  select.replaceChildren(...children);
   select.dataset.options = key;
 }
 
@@ -71,7 +85,7 @@ export function createControls({ store, catalog, session, runs }) {
   }
 
   function render(state) {
-    const targets = state.customTarget ? [...catalog.targets, { id: CUSTOM, name: state.customTarget.name }] : catalog.targets;
+    const targets = state.customTarget ? [...catalog.targets, { id: CUSTOM, name: state.customTarget.name, group: state.customTarget.group }] : catalog.targets;
     setOptions($("target-select"), targets);
     $("target-select").value = state.target;
     $("family-select").value = state.family;
@@ -80,7 +94,7 @@ export function createControls({ store, catalog, session, runs }) {
     $("k-field").hidden = !range;
     if (range) $("k-select").value = String(requestK(catalog, state.family, state.k));
 
-    const target = targetEntry(catalog, state.target, state.customTarget);
+    const target = targetEntry(catalog, state.target, state.customTarget, state.dataTarget);
     $("target-text").textContent = target ? target.description : "";
     $("family-text").textContent = catalog.family(state.family).description;
     $("optimizer-text").textContent = catalog.optimizer(state.optimizer).description;

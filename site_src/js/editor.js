@@ -64,7 +64,7 @@ export function fieldValue(v) {
  * @param {{setNatural: (natural: object) => void}} deps.session
  */
 export function createEditor({ store, catalog, session }) {
-  const rules = (state) => qRules(catalog, state.family, targetEntry(catalog, state.target, state.customTarget));
+  const rules = (state) => qRules(catalog, state.family, targetEntry(catalog, state.target, state.customTarget, state.dataTarget));
 
   function changed(event) {
     const state = store.state;
@@ -91,11 +91,17 @@ export function createEditor({ store, catalog, session }) {
       if (force || document.activeElement !== input) input.value = nat ? fieldValue(values[i]) : "";
     });
     const kind = catalog.family(state.family).kind;
+    const target = targetEntry(catalog, state.target, state.customTarget, state.dataTarget);
+    // The fields name the target's parameters ("mean μ", "scale of log σ"; a shape's x and y).
+    const [ax, ay] = (target && target.axes) || ["x", "y"];
+    const of = ax === "x" && ay === "y" ? "" : "of ";
+    $("edit-mean-x").previousElementSibling.textContent = `mean ${ax}`;
+    $("edit-mean-y").previousElementSibling.textContent = `mean ${ay}`;
     $("edit-scale-y").closest("label").hidden = kind === "isotropic";
-    $("edit-scale-x").previousElementSibling.textContent = kind === "isotropic" ? "scale" : "scale x";
+    $("edit-scale-x").previousElementSibling.textContent = kind === "isotropic" ? "scale" : `scale ${of}${ax}`;
+    $("edit-scale-y").previousElementSibling.textContent = `scale ${of}${ay}`;
     $("edit-corr").closest("label").hidden = kind !== "full";
     // The inputs' own limits: the target's ranges.
-    const target = targetEntry(catalog, state.target, state.customTarget);
     if (target) {
       const r = target.ranges;
       for (const [name, range] of [["mean-x", r.mean_x], ["mean-y", r.mean_y], ["scale-x", r.scale], ["scale-y", r.scale], ["corr", r.correlation]]) {

@@ -19,7 +19,7 @@ const LABELS = { radius: "Scale", sx: "Scale along x", sy: "Scale along y", majo
 export function createHandles({ store, catalog, session, plotView }) {
   const box = $("handles");
   const usable = () => store.state.view && store.state.python === "ready";
-  const rules = (state) => qRules(catalog, state.family, targetEntry(catalog, state.target, state.customTarget));
+  const rules = (state) => qRules(catalog, state.family, targetEntry(catalog, state.target, state.customTarget, state.dataTarget));
   const specsOf = (state) => handleSpecs(state.view, catalog.family(state.family).kind, state.selected);
 
   /** Where handle `el` may go: a mean stays on the plot (a q dragged or keyed off it could not

@@ -19,10 +19,11 @@ import { readUrlState, resolveUrlState, writeUrlState, readTheme } from "./url-s
 import { readEmbedding, applyEmbedding, applyTheme, reportHeight, reportReady, startWhenNear, unknownControlsNotice } from "./embed.js";
 import { createPython } from "./python.js";
 import { createRuns } from "./runs.js";
-import { createSession } from "./session.js";
+import { createSession, LINK_DATA_WAIT } from "./session.js";
 import { createPlotView } from "./plot-view.js";
 import { createHandles } from "./handles.js";
 import { createEditor } from "./editor.js";
+import { createDataPanel } from "./data-panel.js";
 import { createControls } from "./controls.js";
 import { renderReadouts } from "./readouts.js";
 import { renderBoundFigure, renderForces } from "./terms.js";
@@ -49,7 +50,8 @@ if (window.parent !== window) {
 }
 const url = resolveUrlState(readUrlState(location.search, catalog.kLimits()), catalog, initial.defaults);
 const noticeText = [url.problems.length ? `The link had problems: ${url.problems.join("; ")}.` : "",
-  unknownControlsNotice(embedding.unknown, embedding.fellBack)].filter(Boolean).join(" ");
+  unknownControlsNotice(embedding.unknown, embedding.fellBack),
+  url.data ? LINK_DATA_WAIT : ""].filter(Boolean).join(" ");
 
 // Code in the link waits for the visitor's consent (consent.js); meanwhile a built-in target
 // shows, and q from the link (which belongs to that code's target) waits with it.
@@ -57,17 +59,17 @@ const linkCode = url.target === CUSTOM ? url.source : null;
 const ownNatural = linkCode === null ? url.natural : null;
 const store = createStore(catalog, initialState({
   target: linkCode === null ? url.target : initial.defaults.target, family: url.family, k: url.k,
-  optimizer: url.optimizer, customSource: null, linkCode,
-  notice: { text: noticeText, kind: "warning" },
+  optimizer: url.optimizer, customSource: null, linkCode, data: linkCode === null ? url.data : null,
+  notice: { text: noticeText, kind: url.problems.length || embedding.unknown.length ? "warning" : "info" },
 }));
 
 // ---- the first paint: the build's view, if the link asks for it (inlined for the page's own
 // defaults; fetched from views/ for the other built-in links, see session.paintPrecomputed)
 const s0 = store.state;
 const firstPaint = s0.target === initial.defaults.target && s0.family === initial.defaults.family && !ownNatural
-  && componentCount(catalog, s0.family, s0.k) === initial.view.k;
+  && componentCount(catalog, s0.family, s0.k) === initial.view.k && s0.data === null;
 if (firstPaint) store.firstView(initial.view, initial.target_grid);
-else if (s0.target === initial.view.target) store.setTargetGrid(initial.target_grid);
+else if (s0.target === initial.view.target && s0.data === null) store.setTargetGrid(initial.target_grid);
 
 // ---- the parts
 let session = null;
@@ -83,6 +85,7 @@ startWhenNear({ lazy: embedding.embed || window.parent !== window, start: () => 
 const plotView = createPlotView(catalog, initial.defaults.target);
 const handles = createHandles({ store, catalog, session, plotView });
 const editor = createEditor({ store, catalog, session });
+const dataPanel = createDataPanel({ store, catalog, session });
 const controls = createControls({ store, catalog, session, runs });
 const compare = createCompare({ store, session });
 if (!firstPaint) session.paintPrecomputed(ownNatural);
@@ -108,6 +111,7 @@ function syncUrl(state) {
   urlWanted = writeUrlState({
     target: state.target, family: state.family, optimizer: state.optimizer,
     k: requestK(catalog, state.family, state.k), natural: state.view.natural, source: state.customSource,
+    data: state.dataTarget && state.dataTarget.id === state.target ? { points: state.dataTarget.data.points, kind: state.dataTarget.data.kind } : null,
   }, location.search);
   if (urlWanted === location.search) return;
   const moving = state.dragging !== null || state.run !== null;
@@ -120,7 +124,7 @@ function syncUrl(state) {
 }
 
 const renderers = [plotView.render, handles.render, renderReadouts, renderBoundFigure, renderForces, editor.render,
-  controls.render, compare.render, renderStatus, renderConsent, syncUrl];
+  controls.render, compare.render, dataPanel.render, renderStatus, renderConsent, syncUrl];
 
 /** Draw the state. A part that fails to draw (a canvas the browser refuses, say) does not take
  * the others with it: the status, controls and link still follow the state, and the notice
@@ -147,6 +151,7 @@ function render(state) {
 controls.wire();
 compare.wire();
 editor.wire();
+dataPanel.wire();
 wireConsent({ store, session, natural: url.natural });
 store.subscribe(render);
 // The two forces' sweep follows q at rest, while its chart shows (not in an embed by default).
@@ -163,6 +168,7 @@ const resized = () => {
 const sizes = new ResizeObserver(resized);
 sizes.observe($("stage"));
 sizes.observe($("elbo-trace").parentElement);
+sizes.observe($("data")); // shown for a posterior from data: the plot's room changes
 // An embed's plot gets the height the rest leaves in its frame: measure again when the rest changes.
 if (embedding.embed) sizes.observe(document.querySelector(".panel"));
 window.addEventListener("resize", resized);

@@ -2,7 +2,7 @@
 // drawing from the state (plot.js and trace.js do the drawing itself). It keeps the current
 // Frame (data <-> pixels) for the handles; it never writes state.
 
-import { Frame, renderTarget, drawQ, drawFits } from "./plot.js";
+import { Frame, renderTarget, drawQ, drawFits, drawAxes } from "./plot.js";
 import { drawTrace, TRACE_LIGHT } from "./trace.js";
 import { targetEntry } from "./catalog.js";
 import { traceSeries } from "./store.js";
@@ -31,7 +31,10 @@ function embedPlotHeight() {
   const app = document.querySelector(".app");
   const side = window.matchMedia(`(min-width: ${EMBED_SIDE_MIN}px)`).matches;
   const plotBox = side ? document.querySelector(".layout") : $("plot");
-  const rest = app.getBoundingClientRect().height - plotBox.getBoundingClientRect().height;
+  let rest = app.getBoundingClientRect().height - plotBox.getBoundingClientRect().height;
+  // Beside the panel, the plot shares its column with the data panel (a posterior from data).
+  const data = $("data");
+  if (side && data && !data.hidden) rest += data.getBoundingClientRect().height + parseFloat(getComputedStyle(data).marginTop || "0");
   return Math.max(160, Math.floor(EMBED_HEIGHT - rest - 2));
 }
 
@@ -59,7 +62,7 @@ const MIN_PLOT_PX = 96;
 
 function extentOf(state, catalog, fallbackTarget) {
   if (state.targetGrid) return state.targetGrid.extent;
-  const entry = targetEntry(catalog, state.target, state.customTarget) || catalog.target(fallbackTarget);
+  const entry = targetEntry(catalog, state.target, state.customTarget, state.dataTarget) || catalog.target(fallbackTarget);
   return entry.extent;
 }
 
@@ -120,8 +123,10 @@ export function createPlotView(catalog, fallbackTarget) {
 
   function drawPlot(state, ratio) {
     const samples = state.showSamples && state.samples ? state.samples.points : null;
+    const entry = targetEntry(catalog, state.target, state.customTarget, state.dataTarget);
+    const axes = (entry && entry.axes) || ["x", "y"];
     const comparison = state.compare && state.comparison && state.comparison.target === state.target ? state.comparison : null;
-    const inputs = { frame, grid: state.targetGrid, view: state.view, samples, selected: state.selected, trail: state.trail, comparison };
+    const inputs = { frame, grid: state.targetGrid, view: state.view, samples, selected: state.selected, trail: state.trail, comparison, axes: axes.join("\u0000") };
     if (Object.keys(inputs).every((key) => drawn.plot && drawn.plot[key] === inputs[key]) && targetLayer) return;
     drawn.plot = inputs;
     const ctx = $("plot-canvas").getContext("2d");
@@ -141,6 +146,8 @@ export function createPlotView(catalog, fallbackTarget) {
     if (state.view) drawQ(ctx, frame, state.view, { samples, selected: state.selected, trail: state.trail });
     if (comparison) drawFits(ctx, frame, comparison);
     $("plot").dataset.trail = String(state.trail.length); // frames in the optimizer's trail (tests)
+    drawAxes(ctx, frame, axes);
+    $("plot-canvas").setAttribute("aria-label", `Target density (colour map) over ${axes[0]} (across) and ${axes[1]} (up), and the approximation q (orange contours)`);
     // What the plot shows, for tests and benchmarks: the target of its colours ("" for none)
     // and the target of q's contours.
     const plot = $("plot");

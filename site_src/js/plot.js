@@ -3,6 +3,7 @@
 // (densities come from vi_core as grids; contours are traced by d3-contour).
 
 import { contours } from "d3-contour";
+import { ticks } from "d3-array";
 import { interpolateViridis } from "d3-scale-chromatic";
 import { contourRadius, principalAxes } from "./geometry.js";
 
@@ -226,5 +227,52 @@ export function drawTrail(ctx, frame, trail) {
       ctx.fill();
     }
   }
+  ctx.restore();
+}
+
+/** The axes, drawn inside the plot's edges: numeric ticks along the bottom and the left (d3's
+ * nice steps) and the parameters' names (`axes`: [x name, y name]) at the ends. */
+export function drawAxes(ctx, frame, axes) {
+  const [xmin, xmax, ymin, ymax] = frame.extent;
+  const count = (px) => Math.max(2, Math.floor(px / 70));
+  ctx.save();
+  ctx.font = "11px system-ui, sans-serif";
+  ctx.lineWidth = 1;
+  const label = (text, x, y, align, baseline) => {
+    ctx.textAlign = align;
+    ctx.textBaseline = baseline;
+    ctx.strokeStyle = "rgba(0,0,0,0.75)";
+    ctx.lineWidth = 3;
+    ctx.strokeText(text, x, y);
+    ctx.fillStyle = "#fff";
+    ctx.fillText(text, x, y);
+  };
+  const num = (v) => String(Number(v.toPrecision(6))).replace("-", "\u2212");
+  ctx.strokeStyle = "rgba(255,255,255,0.8)";
+  for (const t of ticks(xmin, xmax, count(frame.width))) {
+    const [px] = frame.toPx(t, ymin);
+    if (px < 12 || px > frame.width - 12) continue;
+    ctx.strokeStyle = "rgba(255,255,255,0.8)";
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    ctx.moveTo(px, frame.height);
+    ctx.lineTo(px, frame.height - 5);
+    ctx.stroke();
+    label(num(t), px, frame.height - 7, "center", "bottom");
+  }
+  for (const t of ticks(ymin, ymax, count(frame.height))) {
+    const [, py] = frame.toPx(xmin, t);
+    if (py < 26 || py > frame.height - 24) continue; // clear of the name at the top
+    ctx.strokeStyle = "rgba(255,255,255,0.8)";
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    ctx.moveTo(0, py);
+    ctx.lineTo(5, py);
+    ctx.stroke();
+    label(num(t), 7, py, "left", "middle");
+  }
+  ctx.font = "600 12px system-ui, sans-serif";
+  label(`${axes[0]} \u2192`, frame.width - 6, frame.height - 20, "right", "bottom");
+  label(`\u2191 ${axes[1]}`, 6, 6, "left", "top");
   ctx.restore();
 }

@@ -4,14 +4,18 @@
 
 import { latestOnly } from "./worker-client.js";
 import { CUSTOM, componentCount, requestK, targetEntry } from "./catalog.js";
+import { isDefaultData } from "./url-state.js";
 
 const RESTING_MS = 300; // q at rest this long: the two forces' sweep follows it (it costs up to ~0.5 s of Python)
+/** What the page says while a link's data wait for Python (the build drew the built-in data only). */
+export const LINK_DATA_WAIT = "The posterior for the link's data is drawn once Python is ready.";
 const SAMPLE_SEED = 1; // the same draws for the same q: the Monte Carlo ELBO is reproducible
 
 /** The defaults' q applies when Reset is pressed on the defaults' target and family (a scene
  * returns to its own q); otherwise the build's precomputed Reset theta, if it is for this K. */
 export function resetStart(state, catalog, initial) {
   const d = initial.defaults;
+  if (state.data) return { natural: null, theta: null }; // the build's starts are for the built-in data
   if (d.natural && state.target === d.target && state.family === d.family) return { natural: d.natural, theta: null };
   const precomputed = initial.initial_thetas?.[state.target]?.[state.family];
   const defaultK = componentCount(catalog, state.family, state.k) === catalog.family(state.family).k;
@@ -31,6 +35,10 @@ export function createSession({ store, catalog, initial, python, runs }) {
   const samplesLatest = latestOnly((params) => python.call("samples", params));
   const diagnosticsLatest = latestOnly((params) => python.call("diagnostics", params));
   const compareLatest = latestOnly((params) => python.call("compare", params));
+  const setDataLatest = latestOnly((params) => python.call("set_data", params));
+  // The posterior whose data this Python holds changed (set_data), or null: a fresh Python
+  // has none, and leaving that target gives it back its built-in data.
+  let dataInPython = null;
   const qParams = (s = store.state) => ({ target: s.target, family: s.family, k: requestK(catalog, s.family, s.k) });
   // What to do once a fresh Python is up, instead of restoring the view (a restart that clears
   // code from a link on the way to something else), or null.
@@ -113,12 +121,52 @@ export function createSession({ store, catalog, initial, python, runs }) {
 
   const startOver = () => resetQ(null);
 
+  /**
+   * The posterior on show given `points` (null: its built-in data), atomically: vi_core
+   * computes the target, its grid and q (where q is now, if it fits the new plot, else the
+   * Reset q) in one request, and only then does the page show them; a refusal puts the data
+   * back and says why. A run in flight ends, as for a new target. Drags send many: only the
+   * newest waits.
+   */
+  async function setData(points, { natural = undefined } = {}) {
+    runs.cancel();
+    const s = store.state;
+    const spec = catalog.target(s.target).data;
+    const data = points === null || isDefaultData(points, spec) ? null : points;
+    store.dataEdited(data);
+    const here = natural !== undefined ? natural : (s.view && s.view.target === s.target ? s.view.natural : null);
+    const request = (q) => setDataLatest({ ...qParams(s), data, ...(q ? { natural: q } : {}) });
+    let out;
+    try {
+      try {
+        out = await request(here);
+      } catch (err) {
+        if (!here || err.name === "TargetError" || err.name === "Restarted") throw err;
+        out = await request(null); // q does not fit the new plot: the Reset q
+      }
+    } catch (err) {
+      if (err.name !== "Restarted") store.dataRefused(`Those data were not accepted: ${err.message}`);
+      return;
+    }
+    if (!out || store.state.target !== s.target) return;
+    dataInPython = data === null ? null : s.target;
+    // During a drag newer data may already be placed: they stay, and their answer follows.
+    const newer = JSON.stringify(store.state.data) !== JSON.stringify(data);
+    store.dataApplied(newer ? store.state.data : data, data === null ? null : out.target, out.grid, out.view);
+    viewChanged();
+  }
+
   /** Another target from the list: its grid and Reset q (in a fresh Python if code from a
    * link ran in this one; its precomputed view paints meanwhile). */
   async function chooseTarget(target) {
     runs.cancel();
     store.chooseTarget(target);
     store.setNotice("");
+    if (dataInPython !== null) {
+      // The posterior left behind gets its built-in data back (for when it is chosen again).
+      await python.call("set_data", { target: dataInPython, data: null, family: store.state.family, k: requestK(catalog, store.state.family, store.state.k) });
+      dataInPython = null;
+    }
     if (await leaveLinkCode(async () => { await loadTarget(); await startOver(); })) {
       await paintPrecomputed(null);
       return;
@@ -176,6 +224,7 @@ export function createSession({ store, catalog, initial, python, runs }) {
    * later wins: nothing is painted once Python is up or the visitor has moved on. */
   async function paintPrecomputed(natural) {
     const s = store.state;
+    if (s.data !== null) return; // the build computed the built-in data only: Python draws these
     if (!initial.views_url || !catalog.hasTarget(s.target) || !catalog.hasFamily(s.family)) return;
     const dir = `${initial.views_url}${encodeURIComponent(s.target)}/`;
     const wanted = componentCount(catalog, s.family, s.k) === catalog.family(s.family).k && !natural;
@@ -215,8 +264,22 @@ export function createSession({ store, catalog, initial, python, runs }) {
    * is, then open the controls. */
   async function pythonUp({ firstPaint, urlNatural }) {
     const restarted = store.state.restarts > 0;
+    dataInPython = null; // a fresh Python: every posterior has its built-in data
     try {
       const s = store.state;
+      if (s.data !== null && !(restarted && afterRestart)) {
+        // A posterior given other data (the link's, or the visitor's before a restart): one
+        // request draws it with q (the link's, or where q was).
+        const q = restarted ? (s.view && s.view.target === s.target ? s.view.natural : null) : urlNatural;
+        await setData(s.data, { natural: q && q.scales ? q : null });
+        const n = store.state.notice;
+        if (n.text.includes(LINK_DATA_WAIT)) store.setNotice(n.text.replace(LINK_DATA_WAIT, "").trim(), n.kind);
+        if (store.state.dataTarget !== null) {
+          if (restarted) store.restartDone(true);
+          store.pythonReady();
+          return;
+        } // refused (the notice says why): the built-in data, as below
+      }
       if (!s.targetGrid || s.targetGrid.target !== s.target) await loadTarget();
       if (restarted && afterRestart) {
         const next = afterRestart;
@@ -256,7 +319,7 @@ export function createSession({ store, catalog, initial, python, runs }) {
   async function restoreView() {
     const s = store.state;
     let restored = false;
-    if (s.view && s.view.target === s.target && targetEntry(catalog, s.target, s.customTarget)) {
+    if (s.view && s.view.target === s.target && targetEntry(catalog, s.target, s.customTarget, s.dataTarget)) {
       const view = await python.call("evaluate", { ...qParams(s), theta: s.view.theta });
       store.showView(view);
       viewChanged();
@@ -288,13 +351,13 @@ export function createSession({ store, catalog, initial, python, runs }) {
     clearTimeout(forcesTimer);
     if (!wanted || !s.view || s.python !== "ready" || s.dragging !== null || s.run !== null || s.view.target !== s.target) return;
     const params = { ...qParams(s), theta: s.view.theta };
-    const key = JSON.stringify(params);
+    const key = JSON.stringify([params, s.data]); // a posterior's data change its terms too
     if (key === forcesAsked) return;
     forcesTimer = setTimeout(async () => {
       forcesAsked = key;
       try {
         const out = await forcesLatest(params);
-        if (out) store.forcesArrived({ ...out, target: params.target, family: params.family, k: s.view.k, natural: s.view.natural });
+        if (out) store.forcesArrived({ ...out, target: params.target, family: params.family, k: s.view.k, natural: s.view.natural, data: s.data });
       } catch (err) {
         if (err.name !== "Restarted") store.forcesFailed(err.message);
         else forcesAsked = "";
@@ -302,7 +365,7 @@ export function createSession({ store, catalog, initial, python, runs }) {
     }, RESTING_MS);
   }
 
-  return { setNatural, refreshSamples, refreshCompare, loadTarget, resetQ, startOver, chooseTarget, useCustomTarget, applyTypedSource, useLinkCode,
+  return { setNatural, setData, refreshSamples, refreshCompare, loadTarget, resetQ, startOver, chooseTarget, useCustomTarget, applyTypedSource, useLinkCode,
     pythonUp, restart, paintPrecomputed, followForces };
 }
 

@@ -8,7 +8,8 @@
 /**
  * The whole state of the page. Every field is here, with what it means.
  * @param {{target: string, family: string, k: number|null, optimizer: string,
- *          customSource: string|null, linkCode?: string|null, notice?: {text: string, kind: string}}} start
+ *          customSource: string|null, linkCode?: string|null, data?: Array|null,
+ *          notice?: {text: string, kind: string}}} start
  */
 export function initialState(start) {
   return {
@@ -19,6 +20,9 @@ export function initialState(start) {
     optimizer: start.optimizer, // id of the optimizer Optimize and Step use
     customSource: start.customSource ?? null, // Python source of the custom target (it travels in the link), or null
     customTarget: null, // the custom target's entry (catalog shape, with ranges) once vi_core accepted it, or null
+    data: start.data ?? null, // the data of the posterior on show, if the visitor (or the link) changed
+    //                           them: numbers, or [input, label] pairs; null: its built-in data
+    dataTarget: null, // vi_core's entry for the posterior given `data` (extent, log Z, ranges), once computed
     linkCode: start.linkCode ?? null, // Python source that came in the link and waits for the visitor's consent
     //                                  (shown, not run; "Run" makes it the custom target), or null
 
@@ -30,7 +34,7 @@ export function initialState(start) {
     showSamples: false, // is "Show samples from q" on
     samples: null, // {theta, points, mc: {elbo, error, n}} drawn from q with that theta, or null
     forces: null, // the ELBO's two terms as q is scaled (vi_core's `forces`) around the q whose
-    //               theta it carries: {target, family, k, theta, natural, factors, expected_log_density, entropy, elbo}
+    //               theta it carries: {target, data, family, k, theta, natural, factors, expected_log_density, entropy, elbo}
     forcesError: "", // why there is no such sweep for the q on show (vi_core's message), or ""
     diagnostics: null, // {theta, khat, ess, n, iw_elbo, iw_se, iw_k, iw_n, log_z, reading, caveat}:
     //                    vi_core's k-hat and IW-ELBO of q at that theta (with the samples), or null
@@ -192,8 +196,28 @@ export function createStore(catalog, init, { schedule = queueMicrotask } = {}) {
     },
 
     // ---- choices
+    /** Another target: a posterior on it shows its built-in data. */
     chooseTarget(target) {
-      set({ target, ...noComparison });
+      set({ target, ...noComparison, data: null, dataTarget: null });
+    },
+    /** The visitor placed the posterior's data (`null`: the built-in data); vi_core's answer
+     * follows (dataApplied, or dataRefused). */
+    dataEdited(data) {
+      set({ data });
+    },
+    /** vi_core computed the posterior: its entry (`dataTarget`, null for the built-in data),
+     * colour grid and q, all at once (the trace starts over: log Z changed); `data`: the data
+     * placed now (newer ones, during a drag, whose answer follows). */
+    dataApplied(data, dataTarget, targetGrid, view) {
+      set({
+        data, dataTarget, targetGrid, ...noComparison, forces: null,
+        ...viewPatch(view, { ...state, selected: 0 }),
+        ...newSegment(view, { ...state, trace: [], ghosts: [] }),
+      });
+    },
+    /** vi_core refused the data: they go back to those on show. */
+    dataRefused(noticeText) {
+      set({ data: state.dataTarget ? state.dataTarget.data.points : null, notice: { text: noticeText, kind: "warning" } });
     },
     chooseFamily(family) {
       set({ family, ...noComparison });
@@ -214,6 +238,7 @@ export function createStore(catalog, init, { schedule = queueMicrotask } = {}) {
       set({
         customTarget: { ...entry, name: "Custom (your log_density)" }, customSource: source, target: "custom", targetGrid,
         ...noComparison,
+        data: null, dataTarget: null,
         ...viewPatch(view, { ...state, selected: 0 }),
         ...newSegment(view, { ...state, trace: [], ghosts: [] }), // an earlier custom target is another target
       });

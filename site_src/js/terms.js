@@ -157,10 +157,11 @@ export function qSize(natural) {
   return Math.exp(logs.reduce((a, b) => a + b, 0) / logs.length);
 }
 
-/** Is a sweep for the q on show (same target, family and K)? */
+/** Is a sweep for the q on show (same target, its data, family and K)? */
 export function forcesFor(state) {
   const f = state.forces;
-  return f && state.view && f.target === state.view.target && f.family === state.family && f.k === state.view.k ? f : null;
+  return f && state.view && f.target === state.view.target && f.family === state.family && f.k === state.view.k
+    && JSON.stringify(f.data ?? null) === JSON.stringify(state.data ?? null) ? f : null;
 }
 
 /** The chart's layout (pure): curves as pixel polylines (broken where a value is missing or

@@ -43,6 +43,48 @@ function parseNumbers(text, perComponent) {
   return parts;
 }
 
+// ---- data= : a posterior's data (the catalog entry's `data` spec says their kind and limits)
+//   values:    data=0.3,1.9,-0.2            (observations)
+//   labelled:  data=0:0,0.25:1,4.75:1       (input:label pairs, label 0 or 1)
+// Numbers are rounded to the spec's decimals. Parsing never throws.
+
+/** The data as a link writes them. */
+export function dataText(points, kind) {
+  const num = (v) => String(Number(v.toFixed(12)));
+  return kind === "labelled" ? points.map(([u, t]) => `${num(u)}:${t}`).join(",") : points.map(num).join(",");
+}
+
+/** A link's data= text read against a target's data spec: {points} or {problem}. Pure. */
+export function parseData(text, spec) {
+  const round = (v) => Number(v.toFixed(spec.decimals));
+  const parts = String(text).split(",");
+  const bad = (why) => ({ problem: `could not read data=${echo(text)} (${why}); showing the built-in data` });
+  if (parts.length < spec.min_points || parts.length > spec.max_points) {
+    return bad(`it takes ${spec.min_points} to ${spec.max_points} ${spec.noun}s`);
+  }
+  const [lo, hi] = spec.range;
+  const number = (s) => (s.trim() === "" ? NaN : Number(s));
+  const points = [];
+  for (const part of parts) {
+    const pieces = part.split(":");
+    if (pieces.length !== (spec.kind === "labelled" ? 2 : 1)) {
+      return bad(spec.kind === "labelled" ? "each point is input:label" : "each value is one number");
+    }
+    const v = number(pieces[0]);
+    if (!Number.isFinite(v) || v < lo || v > hi) return bad(`values are numbers from ${lo} to ${hi}`);
+    if (spec.kind === "labelled") {
+      if (pieces[1] !== "0" && pieces[1] !== "1") return bad("labels are 0 or 1");
+      points.push([round(v), Number(pieces[1])]);
+    } else points.push(round(v));
+  }
+  return { points };
+}
+
+/** Are these the spec's own data (the built-in ones)? */
+export function isDefaultData(points, spec) {
+  return JSON.stringify(points) === JSON.stringify(spec.default);
+}
+
 /**
  * Read the state from a query string.
  * @param {string} search
@@ -59,6 +101,7 @@ export function readUrlState(search, kLimits) {
     k: null,
     natural: null,
     source: params.get("source"),
+    data: params.get("data"), // the text; read against the target's spec in resolveUrlState
     theme: null,
     problems,
   };
@@ -102,7 +145,8 @@ export function readUrlState(search, kLimits) {
  * @param {ReturnType<typeof readUrlState>} url
  * @param {ReturnType<import("./catalog.js").makeCatalog>} catalog
  * @param {{target: string, family: string, optimizer: string}} start
- * @returns {{target, family, k, optimizer, source, natural, theme, problems: string[]}}
+ * @returns {{target, family, k, optimizer, source, natural, theme, data, problems: string[]}}
+ *   data: the posterior's data from the link (null: none, or the built-in ones)
  */
 export function resolveUrlState(url, catalog, start) {
   const out = { target: start.target, family: start.family, k: null, optimizer: start.optimizer,
@@ -125,6 +169,16 @@ export function resolveUrlState(url, catalog, start) {
     else out.problems.push(`unknown optimizer ${echo(url.optimizer)}, using ${catalog.optimizer(out.optimizer).name}`);
   }
   if (url.k !== null && catalog.kRange(out.family)) out.k = url.k;
+  out.data = null;
+  if (url.data !== null && url.data !== undefined) {
+    const spec = out.target !== CUSTOM ? catalog.target(out.target).data : null;
+    if (!spec) out.problems.push(`data= is only for a posterior from data, not ${out.target === CUSTOM ? "your own target" : catalog.target(out.target).name}; ignored`);
+    else {
+      const read = parseData(url.data, spec);
+      if (read.problem) out.problems.push(read.problem);
+      else if (!isDefaultData(read.points, spec)) out.data = read.points;
+    }
+  }
   return out;
 }
 
@@ -138,8 +192,10 @@ export function familyAlias(catalog, text) {
 }
 
 /** Write the state back: the link a visitor copies reproduces the view. Other params are kept. */
-export function writeUrlState({ target, family, optimizer, k, natural, source }, base) {
+export function writeUrlState({ target, family, optimizer, k, natural, source, data = null }, base) {
   const params = new URLSearchParams(base);
+  // A posterior's data, unless they are the built-in ones: {points, kind}.
+  if (data) params.set("data", dataText(data.points, data.kind)); else params.delete("data");
   params.set("target", target);
   // A custom target travels in the link as its source code.
   if (target === CUSTOM && source) params.set("source", source); else params.delete("source");
@@ -157,5 +213,5 @@ export function writeUrlState({ target, family, optimizer, k, natural, source },
     // A flow's planar layers (its base is the mean, scale and corr above).
     if (natural.layers) params.set("layers", natural.layers.map((l) => list([...l.u, ...l.w, l.b], true).join(",")).join(";"));
   }
-  return "?" + params.toString().replace(/%2C/g, ",").replace(/%3B/g, ";");
+  return "?" + params.toString().replace(/%2C/g, ",").replace(/%3B/g, ";").replace(/%3A/g, ":");
 }

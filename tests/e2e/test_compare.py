@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, wait_ready
+from tests.e2e.conftest import ARTIFACTS, axe_serious, wait_ready
 from vi_core.protocol import Session
 
 pytestmark = pytest.mark.e2e
@@ -137,3 +137,24 @@ def test_samples_show_khat_and_the_iw_elbo_with_their_reading(page, page_log, se
     page.uncheck("[data-testid=samples-toggle]")
     assert page.is_hidden("[data-testid=khat]")
     assert_clean(page_log)
+
+
+def test_the_comparison_and_khat_pass_the_accessibility_audit(browser, server):
+    """axe-core finds no serious problem with the legend and the k̂ lines on show (light and
+    dark)."""
+    for theme in ("light", "dark"):
+        context = browser.new_context(bypass_csp=True)
+        try:
+            page = context.new_page()
+            page.goto(f"{server.base_url}?target=bimodal&family=gaussian-full&theme={theme}")
+            wait_ready(page)
+            page.check("[data-testid=compare-toggle]")
+            page.check("[data-testid=samples-toggle]")
+            page.wait_for_function(
+                "document.querySelector('[data-testid=compare-legend]').dataset.fits !== ''",
+                timeout=120_000)
+            page.wait_for_selector("[data-testid=khat]:visible", timeout=120_000)
+            wait_idle(page)
+            assert axe_serious(page) == [], theme
+        finally:
+            context.close()

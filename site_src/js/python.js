@@ -100,7 +100,7 @@ export function createPython({ store, runtime, scriptUrl, onUp, defaultTarget })
     /** One vi_core.protocol method the page does not wait for (the two forces' sweep): the
      * page stays ready meanwhile; what the visitor does next queues behind it. */
     background(method, params) {
-      return worker.call(method, params);
+      return worker.call(method, params, { background: true });
     },
     /** Replace the worker (stuck, over its memory, or running code the visitor has left);
      * the store keeps the view (see pythonRestarting). `why`: what the page will say. */

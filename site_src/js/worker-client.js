@@ -148,12 +148,13 @@ export class PythonWorker {
       this.ping = null;
     }
     const silent = now - this.lastHeard;
-    if (this.pending.size && silent > STALL_MS && !this.stallReported) {
+    const busy = this.foregroundPending();
+    if (busy && silent > STALL_MS && !this.stallReported) {
       this.stallReported = true;
       if (this.callbacks.onStall) this.callbacks.onStall(silent);
     }
     // Idle: is it still there?
-    if (!this.ready || this.pending.size || this.deadReported) {
+    if (!this.ready || busy || this.deadReported) {
       this.ping = null;
       return;
     }
@@ -196,17 +197,25 @@ export class PythonWorker {
     else entry.reject(toError(msg.error));
   }
 
-  send(message, onFrame) {
+  /** Calls the page waits for (not background ones) are outstanding. */
+  foregroundPending() {
+    for (const entry of this.pending.values()) if (!entry.background) return true;
+    return false;
+  }
+
+  send(message, onFrame, background = false) {
     const id = this.nextId++;
-    const promise = new Promise((resolve, reject) => this.pending.set(id, { resolve, reject, onFrame }));
-    if (this.pending.size === 1) this.lastHeard = performance.now(); // the silence clock starts
+    if (!background && !this.foregroundPending()) this.lastHeard = performance.now(); // the silence clock starts
+    const promise = new Promise((resolve, reject) => this.pending.set(id, { resolve, reject, onFrame, background }));
     this.post({ ...message, id });
     return { id, promise };
   }
 
-  /** One vi_core.protocol method. */
-  call(method, params = {}) {
-    return this.send({ type: TO_WORKER.CALL, method, params }).promise;
+  /** One vi_core.protocol method. `background`: work the page does not wait for (the two
+   * forces' sweep): while only such calls are out the worker counts as idle, so the idle
+   * watchdog's pings go on (answered once the call is done; one that never ends shows as dead). */
+  call(method, params = {}, { background = false } = {}) {
+    return this.send({ type: TO_WORKER.CALL, method, params }, undefined, background).promise;
   }
 
   /** An optimization run (messages.js, RunParams): returns {id, promise}. Frames go to

@@ -143,17 +143,36 @@ class _Fits:
         return self._done[key]
 
 
+def _start(target, family, natural: dict | None) -> np.ndarray:
+    """The scene's q as theta, or the family's Reset q (a flow's own start for flows)."""
+    if natural:
+        return family.from_natural(natural)
+    if isinstance(family, vi.FlowFamily):
+        return vi.initial_flow_params(target, family)
+    return vi.initial_params(target, family)
+
+
+def _elbo(target, family, theta: np.ndarray):
+    """The ELBO the page shows for theta: a flow's by its own cubature (vi_core.flows)."""
+    if isinstance(family, vi.FlowFamily):
+        return vi.flow_elbo(target, family, theta, with_grad=False)
+    return vi.elbo(target, family, theta, with_grad=False)
+
+
 def _fit(target_id: str, family_id: str, optimizer: str, natural: dict | None) -> Fit:
     target, family = vi.get_target(target_id), vi.get_family(family_id)
-    theta0 = family.from_natural(natural) if natural else vi.initial_params(target, family)
-    start = vi.elbo(target, family, theta0)
-    result = vi.fit(target, family, optimizer, theta0=theta0)
+    theta0 = _start(target, family, natural)
+    start = _elbo(target, family, theta0)
+    flow = isinstance(family, vi.FlowFamily)
+    # A flow's fit is checked on fresh draws; its elbo_error covers |cubature - Monte Carlo|.
+    result = (vi.fit_flow if flow else vi.fit)(target, family, optimizer, theta0=theta0)
     params = result.params
     weights = np.asarray(params["weights"], dtype=float)
     means = np.asarray(params["means"], dtype=float)
-    mean = weights @ means / weights.sum()
+    # A flow's m is its base's mean, not q's: mean and scale claims are for Gaussian q's.
+    mean = np.full(2, math.nan) if flow else weights @ means / weights.sum()
     scales = np.asarray(params["scales"], dtype=float)
-    single = len(weights) == 1
+    single = len(weights) == 1 and not flow
     start_error = float(start.error) + float(target.log_z_error)
     return Fit(start_elbo=float(start.elbo), start_error=start_error,
                start_kl=float(target.log_z - start.elbo), start_entropy=float(start.entropy),
@@ -165,13 +184,11 @@ def _fit(target_id: str, family_id: str, optimizer: str, natural: dict | None) -
 
 
 def _widened(target_id: str, family_id: str, natural: dict | None, factor: float) -> tuple:
-    """(start, widened): the ELBO's terms at the page's q and at q with its scales times factor."""
+    """(start, widened): the ELBO's terms at the page's q and at q with its scales times factor
+    (``vi.scaled``: a flow's base L, a mixture's every component)."""
     target, family = vi.get_target(target_id), vi.get_family(family_id)
-    theta0 = family.from_natural(natural) if natural else vi.initial_params(target, family)
-    start = family.to_natural(theta0)
-    wide = {**start, "scales": (np.asarray(start["scales"], dtype=float) * factor).tolist()}
-    return (vi.elbo(target, family, theta0, with_grad=False),
-            vi.elbo(target, family, family.from_natural(wide), with_grad=False))
+    theta0 = _start(target, family, natural)
+    return _elbo(target, family, theta0), _elbo(target, family, vi.scaled(family, theta0, factor))
 
 
 def check_claims(scene: dict, fits: _Fits | None = None) -> None:
@@ -185,7 +202,7 @@ def check_claims(scene: dict, fits: _Fits | None = None) -> None:
             quantity, direction = BOUNDS[check]
             shown = fit.elbo - fit.start_elbo if quantity == "gain" else getattr(fit, quantity)
             if math.isnan(shown):
-                raise BuildError(_false(scene, claim, f"{quantity} is defined for a single Gaussian only"))
+                raise BuildError(_false(scene, claim, f"{quantity} is defined for a Gaussian q only (mean: also mixtures; not flows)"))
             slack = getattr(fit, SLACK[quantity]) if quantity in SLACK else 0.0
             holds = shown - slack > value if direction == ">" else shown + slack < value
             if not holds:

@@ -56,11 +56,16 @@ from vi_core._numeric import log_cosh
 from vi_core.errors import FamilyError
 from vi_core.families import MAX_FLOW_LAYERS, Family, is_flow_id, register_flow_builder
 
-__all__ = ["DEFAULT_FLOW_LAYERS", "MAX_FLOW_LAYERS", "FlowFamily", "Pass", "flow_family",
+__all__ = ["DEFAULT_FLOW_LAYERS", "FLOW_DESCRIPTION", "FLOW_NAME", "MAX_FLOW_LAYERS", "FlowFamily", "Pass", "flow_family",
            "identity_layer", "is_flow_id"]
 
 #: Layers of ``flow`` when none are given (``flow-N``: N = 1..MAX_FLOW_LAYERS).
 DEFAULT_FLOW_LAYERS = 8
+#: ``flow-N``'s name and description, ``{n}`` the layers (the page formats them the same way
+#: for a depth it was not sent: protocol ``family_entry``'s ``layers_range``).
+FLOW_NAME = "Planar flow, {n} layers"
+FLOW_DESCRIPTION = ("A full-covariance Gaussian bent by {n} planar layers "
+                    "(Rezende & Mohamed 2015): x = m + L g(z), z ~ N(0, I).")
 _LOG_2PI = float(np.log(2.0 * np.pi))
 #: sigma of the identity layer: softplus(sigma) = 1, so c = 0.
 IDENTITY_SIGMA = float(np.log(np.e - 1.0))
@@ -168,9 +173,8 @@ class FlowFamily(Family):
         self.n_components = 1
         self.n_layers = int(n_layers)
         self.id = "flow" if self.n_layers == DEFAULT_FLOW_LAYERS else f"flow-{self.n_layers}"
-        self.name = f"Planar flow, {self.n_layers} layers"
-        self.description = (f"A full-covariance Gaussian bent by {self.n_layers} planar layers "
-                            "(Rezende & Mohamed 2015): x = m + L g(z), z ~ N(0, I).")
+        self.name = FLOW_NAME.format(n=self.n_layers)
+        self.description = FLOW_DESCRIPTION.format(n=self.n_layers)
         self.n_params = 5 + 5 * self.n_layers
 
     def __repr__(self) -> str:

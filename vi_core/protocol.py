@@ -25,7 +25,10 @@ Methods (params -> result):
         data now: numbers, or [input, label] pairs), default, min_points, max_points,
         range: [lo, hi] (of values or inputs), decimals (what the page rounds to), noun}}
     family entry: {id, name, description, kind, shared_scale, learns_weights, k, n_params,
-        k_range: {min, max, default} for mixture-full, else null}
+        k_range: {min, max, default} for mixture-full, else null,
+        layers_range: for the flow {min, max, default, name, description}, else null: the
+        page offers ``flow-N`` for N in [min, max] (``flow`` is N = default), each named by
+        formatting ``name`` and ``description`` with ``{n}`` = N}
     optimizer entry: {id, name, description, pacing: {frame_ms, steps_per_frame, budget_ms,
         speedup_every, max_speedup, max_budget_ms}} (how the page animates a run)
 ``target_grid`` {target, nx?, ny?} -> {target, extent, nx, ny, unit, log_density: row-major,
@@ -103,12 +106,13 @@ from vi_core.errors import VIError
 from vi_core.families import (
     DEFAULT_MIXTURE_FULL_K,
     MAX_COMPONENTS,
+    MAX_FLOW_LAYERS,
     Family,
     family_ids,
     get_family,
 )
 from vi_core.fit import fit as run_fit
-from vi_core.flow_family import FlowFamily
+from vi_core.flow_family import DEFAULT_FLOW_LAYERS, FLOW_DESCRIPTION, FLOW_NAME, FlowFamily
 from vi_core.flows import (
     FLOW_LBFGS_TOL,
     FLOW_MAX_ITER,
@@ -261,12 +265,16 @@ def family_entry(family: Family) -> Json:
     entry = {"id": family.id, "name": family.name, "description": family.description,
              "kind": family.kind, "shared_scale": bool(family.shared_scale),
              "learns_weights": bool(family.learns_weights), "k": family.n_components,
-             "n_params": family.n_params, "k_range": None}
+             "n_params": family.n_params, "k_range": None, "layers_range": None}
     if family.id == "mixture-full":  # K is chosen separately; name it for any K
         entry["name"] = "Mixture of K full Gaussians"
         entry["description"] = ("K full-covariance Gaussians with learned weights "
                                 f"(softmax); choose K from 1 to {MAX_COMPONENTS}.")
         entry["k_range"] = {"min": 1, "max": MAX_COMPONENTS, "default": DEFAULT_MIXTURE_FULL_K}
+    if isinstance(family, FlowFamily) and family.n_layers == DEFAULT_FLOW_LAYERS:
+        entry["name"] = FLOW_NAME.format(n="N")  # the select's entry; each depth has its own
+        entry["layers_range"] = {"min": 1, "max": MAX_FLOW_LAYERS, "default": DEFAULT_FLOW_LAYERS,
+                                 "name": FLOW_NAME, "description": FLOW_DESCRIPTION}
     return entry
 
 

@@ -7,8 +7,12 @@
 //                 ranges: {mean_x, mean_y, scale, correlation},     each range [lo, hi]
 //                 axes: [x name, y name], group, data: null | {kind, points, default,
 //                 min_points, max_points, range, decimals, noun}}]  (a posterior from data)
-//   families:   [{id, name, description, kind: "isotropic"|"diagonal"|"full", shared_scale,
-//                 learns_weights, k, n_params, k_range: null | {min, max, default}}]
+//   families:   [{id, name, description, kind: "isotropic"|"diagonal"|"full"|"flow", shared_scale,
+//                 learns_weights, k, n_params, k_range: null | {min, max, default},
+//                 layers_range: null | {min, max, default, name, description}}]
+//               A family with a layers_range (the flow) also stands for `${id}-${N}`, N layers
+//               (vi_core's flow-N; `${id}` itself is N = default): `family(id)` gives each
+//               depth's entry, named by formatting name and description with {n} = N.
 //   optimizers: [{id, name, description, pacing}]                     pacing: see messages.js
 //   defaults:   {samples, target_grid: [nx, ny]}
 
@@ -28,10 +32,32 @@ export function makeCatalog(raw) {
   const optimizers = index(raw.optimizers, "optimizers");
   for (const t of targets.values()) checkRanges(t);
   const withK = raw.families.filter((f) => f.k_range);
+  const flow = raw.families.find((f) => f.layers_range) || null;
   const get = (map, what) => (id) => {
     const item = map.get(id);
     if (!item) throw new Error(`unknown ${what} ${JSON.stringify(id)}`);
     return item;
+  };
+  /** A flow id's depth: `${flow.id}` -> default, `${flow.id}-${N}` -> N in range; else null. */
+  const layersOf = (id) => {
+    if (!flow || typeof id !== "string") return null;
+    const range = flow.layers_range;
+    if (id === flow.id) return range.default;
+    const match = id.startsWith(`${flow.id}-`) ? id.slice(flow.id.length + 1).match(/^[1-9]\d*$/) : null;
+    const n = match ? Number(match[0]) : NaN;
+    return n >= range.min && n <= range.max ? n : null;
+  };
+  const depths = new Map(); // flow entries by id, made once
+  const familyEntry = (id) => {
+    const n = layersOf(id);
+    if (n === null) return get(families, "family")(id);
+    const canonical = flowId(flow, n);
+    if (!depths.has(canonical)) {
+      const fill = (text) => text.replaceAll("{n}", String(n));
+      depths.set(canonical, Object.freeze({ ...flow, id: canonical, name: fill(flow.layers_range.name),
+        description: fill(flow.layers_range.description), n_params: null, layers: n }));
+    }
+    return depths.get(canonical);
   };
   return Object.freeze({
     targets: raw.targets,
@@ -40,20 +66,35 @@ export function makeCatalog(raw) {
     /** Samples drawn from q for the Monte Carlo ELBO. */
     samples: raw.defaults.samples,
     hasTarget: (id) => targets.has(id),
-    hasFamily: (id) => families.has(id),
+    hasFamily: (id) => families.has(id) || layersOf(id) !== null,
+    /** Is the id one of the listed families (the family select's options; the build
+     * precomputed their views)? A flow of another depth is a family but not listed. */
+    listed: (id) => families.has(id),
     hasOptimizer: (id) => optimizers.has(id),
     target: get(targets, "target"),
-    family: get(families, "family"),
+    family: familyEntry,
     optimizer: get(optimizers, "optimizer"),
     /** The pacing table of an optimizer's runs. */
     pacing: (optimizerId) => get(optimizers, "optimizer")(optimizerId).pacing,
     /** {min, max, default} if the family's K is chosen by the visitor, else null. */
-    kRange: (familyId) => get(families, "family")(familyId).k_range || null,
+    kRange: (familyId) => familyEntry(familyId).k_range || null,
     /** K's limits for a link's k= (the one family with a K range), or null. */
     kLimits: () => (withK.length ? withK[0].k_range : null),
     /** Families whose K is chosen: their ids (a link may say `${id}-${K}`). */
     familiesWithK: () => withK.map((f) => f.id),
+    /** {min, max, default} of layers if the id is a flow (any depth), else null. */
+    layersRange: (id) => (layersOf(id) !== null ? flow.layers_range : null),
+    /** A flow id's layers, or null. */
+    layers: layersOf,
+    /** The listed family an id belongs to: the flow's id for every depth, else the id. */
+    listedFamily: (id) => (layersOf(id) !== null ? flow.id : id),
+    /** The flow's id for N layers (the default depth is the plain id, as in vi_core). */
+    flowId: (n) => flowId(flow, n),
   });
+}
+
+function flowId(flow, n) {
+  return n === flow.layers_range.default ? flow.id : `${flow.id}-${n}`;
 }
 
 function checkRanges(target) {

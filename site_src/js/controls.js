@@ -1,4 +1,4 @@
-// The controls: target, family, K and optimizer selects, the buttons, the trace's view, the
+// The controls: target, family, K (or a flow's layers) and optimizer selects, the buttons, the trace's view, the
 // samples toggle, the custom target's editor and the restart button. Events call the session,
 // the runs or store actions; render() sets the controls from the state.
 
@@ -48,6 +48,8 @@ export function createControls({ store, catalog, session, runs }) {
 
   function wire() {
     $("k-select").replaceChildren(...kChoices(catalog.kLimits()).map((k) => new Option(String(k), String(k))));
+    const flow = catalog.families.find((f) => f.layers_range);
+    if (flow) $("layers-select").replaceChildren(...kChoices(flow.layers_range).map((n) => new Option(String(n), String(n))));
     setOptions($("family-select"), catalog.families);
     setOptions($("optimizer-select"), catalog.optimizers);
 
@@ -61,6 +63,13 @@ export function createControls({ store, catalog, session, runs }) {
     $("k-select").addEventListener("change", (e) => guarded(async () => {
       runs.cancel();
       store.chooseK(Number(e.target.value));
+      await session.startOver();
+    }));
+    // A flow's depth is part of its id (flow-N, as in vi_core): another depth is another family.
+    $("layers-select").addEventListener("change", (e) => guarded(async () => {
+      runs.cancel();
+      store.chooseFamily(catalog.flowId(Number(e.target.value)));
+      store.setNotice("");
       await session.startOver();
     }));
     $("optimizer-select").addEventListener("change", (e) => {
@@ -88,11 +97,14 @@ export function createControls({ store, catalog, session, runs }) {
     const targets = state.customTarget ? [...catalog.targets, { id: CUSTOM, name: state.customTarget.name, group: state.customTarget.group }] : catalog.targets;
     setOptions($("target-select"), targets);
     $("target-select").value = state.target;
-    $("family-select").value = state.family;
+    $("family-select").value = catalog.listedFamily(state.family);
     $("optimizer-select").value = state.optimizer;
     const range = catalog.kRange(state.family);
     $("k-field").hidden = !range;
     if (range) $("k-select").value = String(requestK(catalog, state.family, state.k));
+    const layers = catalog.layers(state.family);
+    $("layers-field").hidden = layers === null;
+    if (layers !== null) $("layers-select").value = String(layers);
 
     const target = targetEntry(catalog, state.target, state.customTarget, state.dataTarget);
     $("target-text").textContent = target ? target.description : "";

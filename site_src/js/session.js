@@ -225,7 +225,7 @@ export function createSession({ store, catalog, initial, python, runs }) {
   async function paintPrecomputed(natural) {
     const s = store.state;
     if (s.data !== null) return; // the build computed the built-in data only: Python draws these
-    if (!initial.views_url || !catalog.hasTarget(s.target) || !catalog.hasFamily(s.family)) return;
+    if (!initial.views_url || !catalog.hasTarget(s.target) || !catalog.listed(s.family)) return;
     const dir = `${initial.views_url}${encodeURIComponent(s.target)}/`;
     const wanted = componentCount(catalog, s.family, s.k) === catalog.family(s.family).k && !natural;
     const [grid, view] = await Promise.all([

@@ -161,8 +161,12 @@ export function resolveUrlState(url, catalog, start) {
   if (url.family !== null) {
     const alias = familyAlias(catalog, url.family);
     if (alias) { out.family = alias.family; out.k = alias.k; }
-    else if (catalog.hasFamily(url.family)) out.family = url.family;
-    else out.problems.push(`unknown family ${echo(url.family)}, showing ${catalog.family(out.family).name}`);
+    else if (catalog.hasFamily(url.family)) out.family = catalog.family(url.family).id; // flow-8 is flow
+    else {
+      const flow = catalog.families.find((f) => f.layers_range && url.family.startsWith(`${f.id}-`));
+      const why = flow ? `: ${flow.id}-N takes N = ${flow.layers_range.min} to ${flow.layers_range.max} layers` : "";
+      out.problems.push(`unknown family ${echo(url.family)}${why}, showing ${catalog.family(out.family).name}`);
+    }
   }
   if (url.optimizer !== null) {
     if (catalog.hasOptimizer(url.optimizer)) out.optimizer = url.optimizer;

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from tests.e2e.conftest import ARTIFACTS, wait_ready
-from tests.e2e.test_page import cpython, drag, readouts, wait_idle
+from tests.e2e.test_page import assert_clean, cpython, drag, readouts, wait_idle
 from tests.e2e.test_trace import series
 
 pytestmark = pytest.mark.e2e
@@ -102,3 +102,64 @@ def _natural_query(natural: dict) -> str:
     layers = ";".join(",".join(repr(v) for v in [*layer["u"], *layer["w"], layer["b"]])
                       for layer in natural["layers"])
     return f"mean={mean}&scale={scale}&corr={corr}&layers={layers}"
+
+
+def test_a_flow_of_any_depth_from_the_layers_select_and_the_link(page, server, page_log):
+    """flow-N on the page (issue 12: "usable everywhere a family id is"): a link's
+    family=flow-N opens that depth, the Layers select changes it, the link follows, and a depth
+    out of range says what the range is."""
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(server.base_url + "?target=nessie&family=flow-3")
+    wait_ready(page)
+    wait_idle(page)
+    assert page.input_value("[data-testid=family-select]") == "flow"
+    assert page.is_visible("[data-testid=layers-select]")
+    assert not page.is_visible("[data-testid=k-select]")
+    assert page.input_value("[data-testid=layers-select]") == "3"
+    theta = json.loads(page.get_attribute("[data-testid=plot]", "data-theta"))
+    assert len(theta) == 5 + 5 * 3
+    want = cpython("evaluate", target="nessie", family="flow-3")
+    assert theta == pytest.approx(want["theta"], abs=1e-12)
+    assert readouts(page)["elbo"] == pytest.approx(want["readouts"]["elbo"], abs=1e-9)
+    assert "3 planar layers" in page.text_content("#family-text")
+
+    # Another depth: a family of its own (its Reset q), named in the link.
+    page.select_option("[data-testid=layers-select]", "12")
+    page.wait_for_function("JSON.parse(document.querySelector('[data-testid=plot]').dataset.theta"
+                           " || '[]').length === 65", timeout=60_000, polling=100)
+    wait_idle(page)
+    assert "family=flow-12" in page.url
+    want = cpython("evaluate", target="nessie", family="flow-12")
+    assert readouts(page)["elbo"] == pytest.approx(want["readouts"]["elbo"], abs=1e-9)
+    # The default depth is the plain id, as in vi_core.
+    page.select_option("[data-testid=layers-select]", "8")
+    page.wait_for_function("JSON.parse(document.querySelector('[data-testid=plot]').dataset.theta"
+                           " || '[]').length === 45", timeout=60_000, polling=100)
+    wait_idle(page)
+    assert "family=flow&" in page.url + "&" and "flow-8" not in page.url
+
+    # Optimize a shallow flow to the end: the ELBO rises, within its error of CPython's fit.
+    page.select_option("[data-testid=layers-select]", "2")
+    page.wait_for_function("JSON.parse(document.querySelector('[data-testid=plot]').dataset.theta"
+                           " || '[]').length === 15", timeout=60_000, polling=100)
+    wait_idle(page)
+    start = readouts(page)
+    page.click("[data-testid=optimize-button]")
+    page.wait_for_function(
+        "/Converged|limit|Stopped/.test(document.querySelector('[data-testid=notice]').textContent)",
+        timeout=300_000, polling=500)
+    wait_idle(page)
+    after = readouts(page)
+    fit = cpython("fit", target="nessie", family="flow-2")
+    assert after["elbo"] > start["elbo"]
+    assert after["elbo"] == pytest.approx(fit["elbo"], abs=fit["elbo_error"] + error(page, "elbo-error") + 1e-3)
+    assert "family=flow-2" in page.url
+    page.screenshot(path=str(ARTIFACTS / "flow-2-nessie-1280.png"))
+
+    # A link's depth out of range: the default family, and a notice with the range.
+    page.goto(server.base_url + "?target=nessie&family=flow-99")
+    wait_ready(page)
+    notice = page.text_content("[data-testid=notice]")
+    assert "flow-99" in notice and "1 to 32" in notice
+    assert page.input_value("[data-testid=family-select]") != "flow"
+    assert_clean(page_log)

@@ -48,3 +48,31 @@ test("a catalog without what the page needs is refused", () => {
   const badScale = { ...RAW_CATALOG, targets: [{ ...RAW_CATALOG.targets[0], ranges: { ...RAW_CATALOG.targets[0].ranges, scale: [2, 1] } }] };
   assert.throws(() => makeCatalog(badScale), /ranges.scale/);
 });
+
+test("a flow of any depth: flow-N is a family named for its N, listed once as the flow", () => {
+  assert.equal(catalog.hasFamily("flow-16"), true);
+  assert.equal(catalog.listed("flow-16"), false);
+  assert.equal(catalog.listed("flow"), true);
+  assert.equal(catalog.family("flow-16").name, "Planar flow, 16 layers");
+  assert.equal(catalog.family("flow-16").description, "bent by 16 planar layers");
+  assert.equal(catalog.family("flow-16").kind, "flow");
+  assert.equal(catalog.family("flow-16").k, 1); // one base Gaussian: one handle
+  assert.equal(catalog.family("flow").name, "Planar flow, 8 layers"); // the default depth
+  assert.equal(catalog.family("flow-8").id, "flow"); // as in vi_core: the default depth is "flow"
+  assert.equal(catalog.family("flow-1").layers, 1);
+  assert.equal(catalog.family("flow-32").layers, 32);
+  for (const bad of ["flow-0", "flow-33", "flow-08", "flow-2.5", "flow-", "flow-x", "flowy", "gaussian-full-2"]) {
+    assert.equal(catalog.hasFamily(bad), false, bad);
+    assert.throws(() => catalog.family(bad), /unknown family/, bad);
+  }
+  assert.equal(catalog.layers("flow-3"), 3);
+  assert.equal(catalog.layers("gaussian-full"), null);
+  assert.deepEqual(catalog.layersRange("flow-3"), RAW_CATALOG.families.at(-1).layers_range);
+  assert.equal(catalog.layersRange("mixture-full"), null);
+  assert.equal(catalog.listedFamily("flow-3"), "flow");
+  assert.equal(catalog.listedFamily("mixture-full"), "mixture-full");
+  assert.equal(catalog.flowId(8), "flow");
+  assert.equal(catalog.flowId(12), "flow-12");
+  assert.equal(requestK(catalog, "flow-12", 4), null); // K is the mixture's; layers are in the id
+  assert.equal(componentCount(catalog, "flow-12", null), 1);
+});

@@ -178,3 +178,20 @@ test("a flow's layers travel in the link and read back", () => {
     natural: { means: [[0, 0]], scales: [[1, 1]], correlations: [0], weights: [1] }, source: null }, search);
   assert.equal(plain.includes("layers"), false);
 });
+
+test("family=flow-N in a link: any depth in range; the default depth is flow; others say the range", () => {
+  const at = (search) => resolveUrlState(readUrlState(search, K), catalog, START);
+  assert.equal(at("?family=flow-16").family, "flow-16");
+  assert.deepEqual(at("?family=flow-16").problems, []);
+  assert.equal(at("?family=flow-8").family, "flow");
+  assert.equal(at("?family=flow").family, "flow");
+  const far = at("?family=flow-40");
+  assert.equal(far.family, START.family);
+  assert.match(far.problems[0], /flow-N takes N = 1 to 32 layers/);
+  // A flow's k= means nothing (its depth is in the id).
+  assert.equal(at("?family=flow-4&k=3").k, null);
+  // The link written for a deeper flow names it.
+  const search = writeUrlState({ target: "banana", family: "flow-16", optimizer: "lbfgs", k: null, natural: null, source: null }, "");
+  assert.match(search, /family=flow-16/);
+  assert.doesNotMatch(search, /k=/);
+});

@@ -529,3 +529,16 @@ def test_the_sites_scenes_carry_claims_and_they_hold():
     config = load_config(ROOT / "site.toml")
     assert all(scene["claims"] for scene in config["scenes"])
     assert check_all(config) >= len(config["scenes"])
+
+
+def test_a_flow_scene_of_any_depth_has_its_claims_checked_by_the_flows_own_fit():
+    # flow-2: a depth the page does not list (its id carries the layers); fit by fit_flow, and
+    # the probe widens the base's L (vi.scaled).
+    ok = {"says": "a wider q trades the terms", "wider_q_trades_terms": 2.0}
+    assert check_all(parse_config(_claimed(ok, family="flow-2"), "site.toml", Session())) == 1
+    false = {"says": "it is exact", "kl_below": 1e-6}
+    with pytest.raises(BuildError, match=r"scene 'mf'.*kl = "):
+        check_all(parse_config(_claimed(false, family="flow-2"), "site.toml", Session()))
+    mean = {"says": "it ends on the right", "mean_x_above": 0.5}
+    with pytest.raises(BuildError, match=r"not flows"):
+        check_all(parse_config(_claimed(mean, family="flow-2"), "site.toml", Session()))

@@ -217,6 +217,17 @@ def test_catalog_carries_q_rules_from_the_library():
     assert by_id["mixture-full"]["k_range"] == {"min": 1, "max": 10, "default": 3}
     assert by_id["gaussian-full"]["k_range"] is None
     assert by_id["mixture-10"]["shared_scale"] and by_id["mixture-10"]["k"] == 10
+    # The flow stands for every depth: the page names flow-N from the templates exactly as
+    # vi_core does, and every N in the range is a family the protocol takes.
+    layers = by_id["flow"]["layers_range"]
+    assert (layers["min"], layers["max"], layers["default"]) == (1, 32, 8)
+    assert by_id["gaussian-full"]["layers_range"] is None
+    for n in (1, 8, 16, 32):
+        family = get_family(f"flow-{n}")
+        assert layers["name"].replace("{n}", str(n)) == family.name
+        assert layers["description"].replace("{n}", str(n)) == family.description
+        view = ok("evaluate", target="banana", family=family.id)
+        assert view["family"] == family.id and len(view["natural"]["layers"]) == n
     for opt in catalog["optimizers"]:
         pacing = opt["pacing"]
         assert pacing["frame_ms"] > 0 and pacing["steps_per_frame"] >= 1

@@ -165,7 +165,8 @@ def _fit(target_id: str, family_id: str, optimizer: str, natural: dict | None) -
     start = _elbo(target, family, theta0)
     flow = isinstance(family, vi.FlowFamily)
     # A flow's fit is checked on fresh draws; its elbo_error covers |cubature - Monte Carlo|.
-    result = (vi.fit_flow if flow else vi.fit)(target, family, optimizer, theta0=theta0)
+    result = vi.fit_flow(target, family, optimizer, theta0=theta0) \
+        if isinstance(family, vi.FlowFamily) else vi.fit(target, family, optimizer, theta0=theta0)
     params = result.params
     weights = np.asarray(params["weights"], dtype=float)
     means = np.asarray(params["means"], dtype=float)

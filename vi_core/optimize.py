@@ -183,6 +183,12 @@ class Objective:
         except FloatingPointError:
             return ElboResult(np.nan, np.nan, np.nan, np.inf, None, 0, 0)
 
+    def rule_for(self, iteration: int) -> bool:
+        """Set the cubature rule of ``iteration``; True if it differs from the one in use
+        (then the optimizers evaluate the iterate again before stepping from it). One rule
+        serves every iteration here; a flow's turns (``vi_core.flows.FlowObjective``)."""
+        return False
+
 
 def _ok(r: ElboResult) -> bool:
     return bool(np.isfinite(r.elbo) and r.grad is not None and np.all(np.isfinite(r.grad)))
@@ -225,6 +231,7 @@ class Optimizer:
         """The run's start: theta (checked, clipped into the box) evaluated; iteration 0."""
         theta = np.clip(objective.family.check_theta(theta), objective.lo, objective.hi)
         before = objective.n_evals
+        objective.rule_for(0)
         res = objective(theta)
         if self.id == "lbfgs":
             memory: Memory = LbfgsMemory((), ())
@@ -242,6 +249,15 @@ class Optimizer:
         if state.done:
             return state
         before = objective.n_evals
+        if objective.rule_for(state.iteration + 1):
+            # The objective's rule changed (a flow's turned rule): the iterate on the new rule,
+            # so that the step compares values and gradients of one rule.
+            res = objective(state.theta, min_order=state.result.order or None)
+            if not _ok(res):
+                return state._replace(iteration=state.iteration + 1, done=True, converged=False,
+                                      message="ELBO is not finite on the next rule",
+                                      n_evals=state.n_evals + objective.n_evals - before)
+            state = state._replace(result=res, grad_norm=_grad_norm(res, state.theta, objective))
         if self.id == "lbfgs":
             new = _lbfgs_step(self, objective, state)
         else:

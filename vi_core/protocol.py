@@ -631,6 +631,7 @@ def _resumed(optimizer: Optimizer, objective: Objective, target: Target, family:
     _check_in_range(family, state.theta, target)
     if not math.isfinite(state.result.elbo):
         raise VIError("the saved run has no finite ELBO to continue from; start a new run")
+    objective.rule_for(state.iteration)  # the rule the saved ELBO was computed on
     again = objective(state.theta, min_order=state.result.order or None)
     if not abs(again.elbo - state.result.elbo) <= 1e-9 * max(1.0, abs(again.elbo)):
         raise VIError("the saved run does not match this target any more (its ELBO differs); "

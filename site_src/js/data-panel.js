@@ -8,6 +8,7 @@
 
 import { ticks } from "d3-array";
 import { targetEntry } from "./catalog.js";
+import { followPointer } from "./drag.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -89,15 +90,7 @@ export function createDataPanel({ store, catalog, session }) {
         el.classList.add("dragging");
         change(withPoint(dataOnShow(store.state, catalog).points, index, pointAt(ev, shown.spec)));
       };
-      const up = () => {
-        el.classList.remove("dragging");
-        el.removeEventListener("pointermove", move);
-        el.removeEventListener("pointerup", up);
-        el.removeEventListener("pointercancel", up);
-      };
-      el.addEventListener("pointermove", move);
-      el.addEventListener("pointerup", up);
-      el.addEventListener("pointercancel", up);
+      followPointer(el, move, () => el.classList.remove("dragging"));
     });
     panel.addEventListener("dblclick", (event) => {
       const el = event.target.closest(".data-point");

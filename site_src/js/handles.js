@@ -4,6 +4,7 @@
 
 import { handleSpecs, naturalAfterMove, keyTarget, keepApart, ARROWS } from "./geometry.js";
 import { qRules, targetEntry } from "./catalog.js";
+import { followPointer } from "./drag.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -58,16 +59,8 @@ export function createHandles({ store, catalog, session, plotView }) {
         store.dragTo(el.dataset.key, x, y);
         last = session.setNatural(moved(el, x, y));
       };
-      const up = () => {
-        // The handle stays under the pointer until q catches up with it.
-        Promise.resolve(last).finally(() => store.dragEnded(el.dataset.key));
-        el.removeEventListener("pointermove", move);
-        el.removeEventListener("pointerup", up);
-        el.removeEventListener("pointercancel", up);
-      };
-      el.addEventListener("pointermove", move);
-      el.addEventListener("pointerup", up);
-      el.addEventListener("pointercancel", up);
+      // The handle stays under the pointer until q catches up with it.
+      followPointer(el, move, () => Promise.resolve(last).finally(() => store.dragEnded(el.dataset.key)));
     });
     el.addEventListener("keydown", (event) => {
       if (!(event.key in ARROWS) || !usable()) return;

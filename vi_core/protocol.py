@@ -272,7 +272,7 @@ def family_entry(family: Family) -> Json:
                                 f"(softmax); choose K from 1 to {MAX_COMPONENTS}.")
         entry["k_range"] = {"min": 1, "max": MAX_COMPONENTS, "default": DEFAULT_MIXTURE_FULL_K}
     if isinstance(family, FlowFamily) and family.n_layers == DEFAULT_FLOW_LAYERS:
-        entry["name"] = FLOW_NAME.format(n="N")  # the select's entry; each depth has its own
+        entry["name"] = "Planar flow"  # the select's entry (Layers beside it); each depth has its own
         entry["layers_range"] = {"min": 1, "max": MAX_FLOW_LAYERS, "default": DEFAULT_FLOW_LAYERS,
                                  "name": FLOW_NAME, "description": FLOW_DESCRIPTION}
     return entry

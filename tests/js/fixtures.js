@@ -25,7 +25,7 @@ export const RAW_CATALOG = {
       shared_scale: true, learns_weights: false, k: 3, n_params: 7, k_range: null },
     { id: "mixture-full", name: "Mixture of K full Gaussians", description: "mixK", kind: "full",
       shared_scale: false, learns_weights: true, k: 3, n_params: 17, k_range: { min: 1, max: 10, default: 3 } },
-    { id: "flow", name: "Planar flow, N layers", description: "flowN", kind: "flow",
+    { id: "flow", name: "Planar flow", description: "flowN", kind: "flow",
       shared_scale: false, learns_weights: false, k: 1, n_params: 45, k_range: null,
       layers_range: { min: 1, max: 32, default: 8, name: "Planar flow, {n} layers", description: "bent by {n} planar layers" } },
   ],

@@ -17,7 +17,9 @@ Methods (params -> result):
 ``versions`` {} -> {python, numpy, scipy (null when not loaded), vi_core}
 ``catalog`` {} -> {targets: [target entry], families: [family entry] (every family, the flow
     included: kind "flow", its view as below), optimizers: [...],
-    defaults: {samples, target_grid: [nx, ny]}}
+    defaults: {samples, target_grid: [nx, ny]},
+    comparisons: [{id, objective, alpha, name}] (what the page's Compare offers beside the
+    reverse-KL fit: ``compare``'s objective and alpha)}
     target entry: {id, name, description, extent, log_z, log_z_error, log_z_method,
         ranges: {mean_x, mean_y, scale, correlation: [lo, hi]} (the box q must stay in),
         axes: [name of x, name of y], group: "Shapes" | "Posteriors from data" | "Your own",
@@ -230,6 +232,17 @@ def page_family_ids() -> list[str]:
     return [fid for fid in family_ids() if on_page(fid)]
 
 
+#: What "Compare" sets beside the reverse-KL fit (the page's choices, in this order): ``compare``'s
+#: objective and alpha, and the choice's name.
+COMPARISONS: tuple[dict[str, Any], ...] = (
+    {"id": "forward-kl", "objective": "forward-kl", "alpha": None,
+     "name": "forward KL(p‖q), mass-covering"},
+    {"id": "alpha-0.5", "objective": "alpha", "alpha": 0.5,
+     "name": "Rényi α = 0.5, between the two"},
+    {"id": "alpha-2", "objective": "alpha", "alpha": 2.0,
+     "name": "Rényi α = 2, covers mass harder"},
+)
+
 #: The target list's groups (the page's <optgroup>s).
 SHAPES, POSTERIORS, YOURS = "Shapes", "Posteriors from data", "Your own"
 
@@ -395,6 +408,7 @@ class Session:
                 for oid, spec in OPTIMIZERS.items()
             ],
             "defaults": {"samples": SAMPLES, "target_grid": list(TARGET_GRID)},
+            "comparisons": [dict(c) for c in COMPARISONS],
         }
 
     def target_grid(self, params: Json) -> Json:

@@ -15,6 +15,7 @@
 //               depth's entry, named by formatting name and description with {n} = N.
 //   optimizers: [{id, name, description, pacing}]                     pacing: see messages.js
 //   defaults:   {samples, target_grid: [nx, ny]}
+//   comparisons: [{id, objective, alpha, name}]   what Compare sets beside the reverse-KL fit
 
 /** @typedef {{mean_x: number[], mean_y: number[], scale: number[], correlation: number[]}} Ranges */
 /** @typedef {{kind: "isotropic"|"diagonal"|"full", sharedScale: boolean, ranges: Ranges}} QRules */
@@ -63,6 +64,8 @@ export function makeCatalog(raw) {
     targets: raw.targets,
     families: raw.families,
     optimizers: raw.optimizers,
+    /** What Compare can set beside the reverse-KL fit: [{id, objective, alpha, name}]. */
+    comparisons: raw.comparisons || [],
     /** Samples drawn from q for the Monte Carlo ELBO. */
     samples: raw.defaults.samples,
     hasTarget: (id) => targets.has(id),

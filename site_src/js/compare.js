@@ -41,18 +41,26 @@ export function diagnosticsLines(d) {
 /**
  * @param {object} deps
  * @param {ReturnType<import("./store.js").createStore>} deps.store
+ * @param {ReturnType<import("./catalog.js").makeCatalog>} deps.catalog
  * @param {ReturnType<import("./session.js").createSession>} deps.session
  */
-export function createCompare({ store, session }) {
+export function createCompare({ store, catalog, session }) {
   function wire() {
     $("compare-toggle").addEventListener("change", (e) => {
       store.setCompare(e.target.checked);
       if (e.target.checked) session.refreshCompare();
     });
+    $("compare-with").replaceChildren(...catalog.comparisons.map((c) => new Option(c.name, c.id)));
+    $("compare-with").addEventListener("change", (e) => {
+      store.chooseComparison(e.target.value);
+      session.refreshCompare();
+    });
   }
 
   function render(state) {
     $("compare-toggle").checked = state.compare;
+    $("compare-with-field").hidden = !state.compare || catalog.comparisons.length < 2;
+    $("compare-with").value = state.compareWith ?? catalog.comparisons[0]?.id ?? "";
     const legend = $("compare-legend");
     const comparison = state.compare && state.comparison && state.comparison.target === state.target ? state.comparison : null;
     legend.hidden = !state.compare;

@@ -87,7 +87,7 @@ const handles = createHandles({ store, catalog, session, plotView });
 const editor = createEditor({ store, catalog, session });
 const dataPanel = createDataPanel({ store, catalog, session });
 const controls = createControls({ store, catalog, session, runs });
-const compare = createCompare({ store, session });
+const compare = createCompare({ store, catalog, session });
 if (!firstPaint) session.paintPrecomputed(ownNatural);
 
 // While q moves (a drag, a run) the link follows it at most this often: history.replaceState

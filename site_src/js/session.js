@@ -79,9 +79,10 @@ export function createSession({ store, catalog, initial, python, runs }) {
   async function refreshCompare() {
     const s = store.state;
     if (!s.compare || s.python !== "ready") return;
-    const asked = { target: s.target, family: s.family, k: s.k };
+    const asked = { target: s.target, family: s.family, k: s.k, compareWith: s.compareWith };
+    const against = catalog.comparisons.find((c) => c.id === s.compareWith) || catalog.comparisons[0];
     try {
-      const out = await compareLatest(qParams(s));
+      const out = await compareLatest({ ...qParams(s), ...(against ? { objective: against.objective, alpha: against.alpha } : {}) });
       if (out) store.comparisonArrived(asked, out);
     } catch (err) {
       if (err.name === "Restarted") return;

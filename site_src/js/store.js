@@ -39,6 +39,7 @@ export function initialState(start) {
     diagnostics: null, // {theta, khat, ess, n, iw_elbo, iw_se, iw_k, iw_n, log_z, reading, caveat}:
     //                    vi_core's k-hat and IW-ELBO of q at that theta (with the samples), or null
     compare: false, // is "Compare: reverse vs forward KL" on
+    compareWith: null, // the id of the catalog's comparison set beside the reverse-KL fit (null: the first)
     comparison: null, // vi_core's compare of the target and family on show: {target, family, k,
     //                   reverse: fit, forward: fit, note} (protocol.py), or null (none yet, or left)
 
@@ -300,11 +301,17 @@ export function createStore(catalog, init, { schedule = queueMicrotask } = {}) {
     setCompare(compare) {
       set(compare ? { compare } : noComparison);
     },
-    /** The reverse- and forward-KL fits of `asked` ({target, family, k}); ignored if the toggle
-     * is off or the page has left that target or family since. */
+    /** What the comparison sets beside the reverse-KL fit (a catalog comparison's id): the
+     * fits of the old one are forgotten. */
+    chooseComparison(compareWith) {
+      set({ compareWith, comparison: null });
+    },
+    /** The reverse- and forward-KL fits of `asked` ({target, family, k, compareWith}); ignored
+     * if the toggle is off or the page has left that target, family or comparison since. */
     comparisonArrived(asked, comparison) {
       const s = state;
-      if (!s.compare || s.target !== asked.target || s.family !== asked.family || s.k !== asked.k) return false;
+      if (!s.compare || s.target !== asked.target || s.family !== asked.family || s.k !== asked.k
+        || s.compareWith !== (asked.compareWith ?? null)) return false;
       set({ comparison });
       return true;
     },

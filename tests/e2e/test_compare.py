@@ -158,3 +158,30 @@ def test_the_comparison_and_khat_pass_the_accessibility_audit(browser, server):
             assert axe_serious(page) == [], theme
         finally:
             context.close()
+
+
+def test_an_alpha_divergence_fit_beside_the_reverse_one(page, page_log, server):
+    """Compare's other side is chosen from vi_core's list (forward KL, Rényi α): choosing α
+    refits that side with vi_core's numbers and names the divergence in the legend."""
+    fits = open_compare(page, server, 1200)
+    assert fits["objective"] == "forward-kl"
+    assert page.is_visible("[data-testid=compare-with]")
+    choices = page.eval_on_selector_all("[data-testid=compare-with] option", "os => os.map(o => o.value)")
+    assert choices == [c["id"] for c in cpython("catalog")["comparisons"]]
+    page.select_option("[data-testid=compare-with]", "alpha-0.5")
+    page.wait_for_function(
+        "(document.querySelector('[data-testid=compare-legend]').dataset.fits || '').includes('\"alpha\":0.5')",
+        timeout=120_000)
+    wait_idle(page)
+    alpha = json.loads(page.get_attribute("[data-testid=compare-legend]", "data-fits"))
+    assert (alpha["objective"], alpha["alpha"]) == ("alpha", 0.5)
+    ref = cpython("compare", target="bimodal", family="gaussian-full", objective="alpha", alpha=0.5)
+    assert alpha["forward"]["theta"] == pytest.approx(ref["forward"]["theta"], abs=1e-6)
+    assert alpha["forward"]["divergence"] == pytest.approx(ref["forward"]["divergence"], abs=1e-6)
+    assert alpha["reverse"]["elbo"] == pytest.approx(fits["reverse"]["elbo"], abs=1e-12)
+    legend = page.text_content("[data-testid=compare-legend]")
+    assert "Rényi α = 0.5 fit, D_α(p‖q)" in legend
+    # α = 0.5 sits between the two: its forward KL between the reverse and the forward fits'.
+    assert fits["forward"]["forward_kl"] < alpha["forward"]["forward_kl"] < fits["reverse"]["forward_kl"]
+    page.screenshot(path=str(ARTIFACTS / "compare-alpha-1200.png"))
+    assert_clean(page_log)

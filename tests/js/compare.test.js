@@ -28,6 +28,23 @@ test("a comparison arrives only while the toggle is on and for the target and fa
   assert.equal(store.state.comparison, COMPARISON);
 });
 
+test("another comparison (forward KL, α) forgets the fits of the old one, and their late answer", () => {
+  const store = make();
+  store.setCompare(true);
+  store.comparisonArrived({ target: "bimodal", family: "gaussian-full", k: null, compareWith: null }, COMPARISON);
+  store.chooseComparison("alpha-0.5");
+  assert.equal(store.state.compare, true);
+  assert.equal(store.state.comparison, null);
+  assert.equal(store.comparisonArrived({ target: "bimodal", family: "gaussian-full", k: null, compareWith: null }, COMPARISON), false);
+  const alpha = { ...COMPARISON, objective: "alpha", alpha: 0.5 };
+  assert.equal(store.comparisonArrived({ target: "bimodal", family: "gaussian-full", k: null, compareWith: "alpha-0.5" }, alpha), true);
+  assert.match(compareLines(store.state.comparison)[1], /^Rényi α = 0.5 fit, D_α\(p‖q\)/);
+  // The choice outlives a target: it is what the visitor wants compared.
+  store.chooseTarget("ring");
+  assert.equal(store.state.compareWith, "alpha-0.5");
+  assert.deepEqual(catalog.comparisons.map((c) => c.id), ["forward-kl", "alpha-0.5"]);
+});
+
 test("leaving the target, family or K ends the comparison; turning it off forgets it", () => {
   for (const leave of [(s) => s.chooseTarget("ring"), (s) => s.chooseFamily("mixture-3"), (s) => s.chooseK(4),
     (s) => s.setCompare(false)]) {

@@ -34,6 +34,10 @@ export const RAW_CATALOG = {
     { id: "adam", name: "Adam", description: "adaptive", pacing: { ...PACING, steps_per_frame: 2 } },
   ],
   defaults: { samples: 400, target_grid: [144, 108] },
+  comparisons: [
+    { id: "forward-kl", objective: "forward-kl", alpha: null, name: "forward KL" },
+    { id: "alpha-0.5", objective: "alpha", alpha: 0.5, name: "Rényi α = 0.5" },
+  ],
 };
 
 export const catalog = makeCatalog(RAW_CATALOG);

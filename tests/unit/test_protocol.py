@@ -11,6 +11,7 @@ import pytest
 import vi_core as vi
 from vi_core.elbo import elbo
 from vi_core.families import get_family
+from vi_core.objectives import check_objective
 from vi_core.protocol import Session
 from vi_core.starts import initial_params
 from vi_core.targets import get_target
@@ -228,6 +229,10 @@ def test_catalog_carries_q_rules_from_the_library():
         assert layers["description"].replace("{n}", str(n)) == family.description
         view = ok("evaluate", target="banana", family=family.id)
         assert view["family"] == family.id and len(view["natural"]["layers"]) == n
+    # Compare's choices are the protocol's own objectives, each accepted as sent.
+    assert catalog["comparisons"][0]["objective"] == "forward-kl"
+    for choice in catalog["comparisons"]:
+        assert check_objective(choice["objective"], choice["alpha"]) == choice["alpha"]
     for opt in catalog["optimizers"]:
         pacing = opt["pacing"]
         assert pacing["frame_ms"] > 0 and pacing["steps_per_frame"] >= 1

@@ -68,6 +68,8 @@ Methods (params -> result):
 ``advance_run`` {run_id, steps, budget_ms?} -> {done, converged, iteration,
     trace: [[iteration, elbo]...], view, state}; ``done`` comes with the last iteration, however
     the run ended (converged, max_iter, no finite step): a done run takes no more steps
+``pause_run`` {run_id} -> {iteration, converged, view, state}: the run's q as a view at rest
+    (a flow's ELBO checked on fresh draws, as ``finish_run``'s), the run kept to continue
 ``finish_run`` {run_id, reason} -> {reason, iteration, converged, view, state}
 
 ``state`` is the optimizer's state as JSON (``vi_core.optimize.state_to_json``) with the ids of
@@ -118,6 +120,7 @@ from vi_core.flow_family import DEFAULT_FLOW_LAYERS, FLOW_DESCRIPTION, FLOW_NAME
 from vi_core.flows import (
     FLOW_LBFGS_TOL,
     FLOW_MAX_ITER,
+    FlowCheck,
     FlowObjective,
     check_flow,
     fit_flow,
@@ -318,6 +321,7 @@ class Session:
             "set_data": self.set_data,
             "start_run": self.start_run,
             "advance_run": self.advance_run,
+            "pause_run": self.pause_run,
             "finish_run": self.finish_run,
         }
 
@@ -589,6 +593,11 @@ class Session:
             trace.append([run.state.iteration, json_number(run.state.result.elbo)])
         return {"done": run.state.done, **self._run_report(run), "trace": trace}
 
+    def pause_run(self, params: Json) -> Json:
+        """The run's q at rest (Stop, or the end of a Step): its view is a final one, and the
+        run stays to be continued."""
+        return self._run_report(self._run(params), final=True)
+
     def finish_run(self, params: Json) -> Json:
         run = self._run(params)
         del self.runs[int(params["run_id"])]
@@ -732,4 +741,17 @@ def _flow_view(target: Target, family: FlowFamily, theta: np.ndarray,
         with_grid=True,
         check=None if check is None else {
             "exact": check.exact, "mc_elbo": json_number(check.mc.elbo),
-            "mc_error": json_number(check.mc.error), "n": PAGE_MC_DRAWS})
+            "mc_error": json_number(check.mc.error), "n": PAGE_MC_DRAWS,
+            "reading": _check_reading(check, PAGE_MC_DRAWS)})
+
+
+def _check_reading(check: FlowCheck, n: int) -> str:
+    """What a flow's check says, in a sentence for the page (numbers as the readouts round)."""
+    mc = f"the Monte Carlo ELBO on {n} fresh draws from q is {check.mc.elbo:.4g} ± {check.mc.error:.1g}"
+    if check.exact:
+        return f"Checked: {mc}, in agreement with the cubature."
+    if check.agree:
+        return (f"Checked: {mc}; the cubature is resolved only to ± {check.cubature.error:.1g} "
+                "here, and the ELBO's ± covers both.")
+    return (f"Not exact: {mc}, and the cubature ({check.cubature.elbo:.4g}) disagrees: q bends "
+            "between the cubature's nodes. The ELBO's ± covers the difference.")

@@ -80,6 +80,11 @@ export function renderReadouts(state) {
     $("bound").setAttribute("aria-valuetext", `ELBO ${fmt(r.elbo)} is ${klText(gap, r.elbo_error)} nats below log Z`);
     $("bound-label").textContent = `KL(q‖p) = log Z − ELBO = ${klText(gap, r.elbo_error)} nats (the gap, on a log scale)`;
   }
+  // A flow's ELBO at rest is checked on fresh draws: vi_core's sentence on what the check found.
+  const check = r && r.check ? r.check : null;
+  $("flow-check").hidden = !check;
+  $("flow-check").textContent = check ? check.reading : "";
+  $("flow-check").dataset.exact = check ? String(check.exact) : "";
   const plot = $("plot");
   plot.dataset.natural = state.view ? JSON.stringify(state.view.natural) : "";
   plot.dataset.theta = state.view ? JSON.stringify(state.view.theta) : "";

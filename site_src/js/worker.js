@@ -236,8 +236,9 @@ async function run(id, params) {
     for (;;) {
       if (stopped.has(id)) {
         stopped.delete(id);
-        return { run_id, done: false, converged: false, iteration: last ? last.iteration : 0, trace: [],
-          view: last && last.view, state: last && last.state };
+        if (!last) return { run_id, done: false, converged: false, iteration: 0, trace: [], view: null, state: null };
+        // Paused: its q at rest (a flow's ELBO checked on fresh draws), the run kept.
+        return { run_id, ...call("pause_run", { run_id }), done: false, trace: [] };
       }
       const t0 = now();
       const { steps, budget_ms } = frameWork(pacing, frames++, left);
@@ -247,7 +248,10 @@ async function run(id, params) {
         call("finish_run", { run_id, reason: frame.converged ? "converged" : "max_iter" });
         return frame;
       }
-      if (left <= 0) return frame; // a Step: paused after its iterations
+      if (left <= 0) {
+        // A Step: paused after its iterations, its q at rest (as a Stop's).
+        return { ...frame, ...call("pause_run", { run_id }), done: false };
+      }
       last = frame;
       if (overMemory()) return new Promise(() => {}); // never answered: the page replaces this worker
       post({ type: FROM_WORKER.FRAME, id, frame });

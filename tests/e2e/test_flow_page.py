@@ -51,6 +51,10 @@ def test_a_flow_is_chosen_optimized_and_linked(page, server):
     # (the run's last rule may be finer than a fresh evaluation's: they agree within the error)
     assert after["elbo"] == pytest.approx(view_error["elbo"], abs=view_error["elbo_error"])
     page.screenshot(path=str(ARTIFACTS / "flow-banana-1280.png"))
+    # The check on fresh draws is on show, in vi_core's words, and says what CPython's says.
+    assert page.is_visible("[data-testid=flow-check]")
+    assert page.text_content("[data-testid=flow-check]") == view_error["check"]["reading"]
+    assert page.get_attribute("[data-testid=flow-check]", "data-exact") == str(view_error["check"]["exact"]).lower()
 
     # The link carries the layers: opened again it shows the same q (to the link's 7 figures).
     assert "layers=" in page.url and "family=flow" in page.url

@@ -383,3 +383,37 @@ def test_compare_follows_a_new_custom_target():
     two = ok("compare", target="custom", family="gaussian-isotropic")
     assert one["forward"]["natural"]["means"][0][0] == pytest.approx(0.0, abs=1e-6)
     assert two["forward"]["natural"]["means"][0][0] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_a_flow_views_check_reads_as_what_it_found():
+    """The sentence under a flow's readouts: agreement, an unresolved cubature, a disagreement."""
+    from vi_core.elbo import ElboResult
+    from vi_core.flows import FlowCheck
+    from vi_core.protocol import _check_reading
+
+    cub = ElboResult(1.0, 0.5, 0.5, 1e-6, None, 100, 16)
+    mc = ElboResult(1.001, 0.5, 0.5, 0.002, None, 4000, 0)
+    exact = FlowCheck(cub, mc, -0.001, True, True, 0.005)
+    assert _check_reading(exact, 4000) == ("Checked: the Monte Carlo ELBO on 4000 fresh draws from q "
+                                           "is 1.001 ± 0.002, in agreement with the cubature.")
+    loose = FlowCheck(ElboResult(1.0, 0.5, 0.5, 0.03, None, 100, 362), mc, -0.001, True, False, 0.03)
+    assert "resolved only to ± 0.03" in _check_reading(loose, 4000)
+    off = FlowCheck(ElboResult(1.2, 0.5, 0.5, 1e-6, None, 100, 362), mc, 0.199, False, True, 0.21)
+    assert _check_reading(off, 4000).startswith("Not exact:") and "(1.2) disagrees" in _check_reading(off, 4000)
+    view = ok("evaluate", target="banana", family="flow-2")
+    assert view["readouts"]["check"]["reading"].startswith(("Checked:", "Not exact:"))
+
+
+def test_a_paused_run_shows_its_q_at_rest_and_goes_on():
+    """pause_run (Stop, the end of a Step): a flow's view is checked on fresh draws, as a
+    finished run's is; the run then continues where it was."""
+    run_id = ok("start_run", target="banana", family="flow-2")["run_id"]
+    frame = ok("advance_run", run_id=run_id, steps=3)
+    assert frame["view"]["readouts"]["check"] is None  # a frame in between: not checked
+    paused = ok("pause_run", run_id=run_id)
+    assert paused["iteration"] == frame["iteration"] == 3
+    check = paused["view"]["readouts"]["check"]
+    assert check is not None and check["n"] > 0
+    assert paused["view"]["readouts"]["elbo_error"] >= abs(paused["view"]["readouts"]["elbo"] - check["mc_elbo"])
+    assert ok("advance_run", run_id=run_id, steps=1)["iteration"] == 4
+    ok("finish_run", run_id=run_id, reason="done")

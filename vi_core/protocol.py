@@ -747,11 +747,15 @@ def _flow_view(target: Target, family: FlowFamily, theta: np.ndarray,
 
 def _check_reading(check: FlowCheck, n: int) -> str:
     """What a flow's check says, in a sentence for the page (numbers as the readouts round)."""
-    mc = f"the Monte Carlo ELBO on {n} fresh draws from q is {check.mc.elbo:.4g} ± {check.mc.error:.1g}"
+    def num(value: float, spec: str) -> str:
+        return format(value, spec).replace("-", "−")  # the readouts' minus sign
+
+    mc = (f"the Monte Carlo ELBO on {n} fresh draws from q is {num(check.mc.elbo, '.4g')} "
+          f"± {num(check.mc.error, '.1g')}")
     if check.exact:
         return f"Checked: {mc}, in agreement with the cubature."
     if check.agree:
-        return (f"Checked: {mc}; the cubature is resolved only to ± {check.cubature.error:.1g} "
+        return (f"Checked: {mc}; the cubature is resolved only to ± {num(check.cubature.error, '.1g')} "
                 "here, and the ELBO's ± covers both.")
-    return (f"Not exact: {mc}, and the cubature ({check.cubature.elbo:.4g}) disagrees: q bends "
+    return (f"Not exact: {mc}, and the cubature ({num(check.cubature.elbo, '.4g')}) disagrees: q bends "
             "between the cubature's nodes. The ELBO's ± covers the difference.")

@@ -65,11 +65,12 @@ Methods (params -> result):
     afterwards that id refers to it (``vi_core.targets.with_data`` has the data's format)
 ``start_run`` {target, family, k?, optimizer, theta, resume?} -> {run_id}; ``resume`` is a
     ``state`` from an earlier run (say, before Python was restarted): the run goes on from it
-``advance_run`` {run_id, steps, budget_ms?} -> {done, converged, iteration,
+``advance_run`` {run_id, steps, budget_ms?, at_rest?} -> {done, converged, iteration,
     trace: [[iteration, elbo]...], view, state}; ``done`` comes with the last iteration, however
-    the run ended (converged, max_iter, no finite step): a done run takes no more steps
+    the run ended (converged, max_iter, no finite step): a done run takes no more steps. With
+    ``at_rest`` (the frame that ends a Step) the view is one at rest, as ``pause_run``'s
 ``pause_run`` {run_id} -> {iteration, converged, view, state}: the run's q as a view at rest
-    (a flow's ELBO checked on fresh draws, as ``finish_run``'s), the run kept to continue
+    (a flow's ELBO checked on fresh draws, as ``finish_run``'s), the run kept to continue (a Stop)
 ``finish_run`` {run_id, reason} -> {reason, iteration, converged, view, state}
 
 ``state`` is the optimizer's state as JSON (``vi_core.optimize.state_to_json``) with the ids of
@@ -591,11 +592,13 @@ class Session:
                 break
             run.state = run.optimizer.step(run.objective, run.state)
             trace.append([run.state.iteration, json_number(run.state.result.elbo)])
-        return {"done": run.state.done, **self._run_report(run), "trace": trace}
+        # at_rest: the run pauses after this frame (the end of a Step), so its view is a final one.
+        return {"done": run.state.done, **self._run_report(run, final=bool(params.get("at_rest"))),
+                "trace": trace}
 
     def pause_run(self, params: Json) -> Json:
-        """The run's q at rest (Stop, or the end of a Step): its view is a final one, and the
-        run stays to be continued."""
+        """The run's q at rest (a Stop between frames): its view is a final one, and the run
+        stays to be continued."""
         return self._run_report(self._run(params), final=True)
 
     def finish_run(self, params: Json) -> Json:

@@ -242,16 +242,14 @@ async function run(id, params) {
       }
       const t0 = now();
       const { steps, budget_ms } = frameWork(pacing, frames++, left);
-      const frame = { run_id, ...call("advance_run", { run_id, steps, budget_ms }) };
+      // The frame that ends a Step leaves q at rest: its view is checked like a Stop's.
+      const frame = { run_id, ...call("advance_run", { run_id, steps, budget_ms, at_rest: steps >= left }) };
       left -= frame.trace.length;
       if (frame.done) {
         call("finish_run", { run_id, reason: frame.converged ? "converged" : "max_iter" });
         return frame;
       }
-      if (left <= 0) {
-        // A Step: paused after its iterations, its q at rest (as a Stop's).
-        return { ...frame, ...call("pause_run", { run_id }), done: false };
-      }
+      if (left <= 0) return frame; // a Step: paused after its iterations, its view at rest
       last = frame;
       if (overMemory()) return new Promise(() => {}); // never answered: the page replaces this worker
       post({ type: FROM_WORKER.FRAME, id, frame });

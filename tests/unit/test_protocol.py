@@ -405,8 +405,8 @@ def test_a_flow_views_check_reads_as_what_it_found():
 
 
 def test_a_paused_run_shows_its_q_at_rest_and_goes_on():
-    """pause_run (Stop, the end of a Step): a flow's view is checked on fresh draws, as a
-    finished run's is; the run then continues where it was."""
+    """pause_run (a Stop) and advance_run's at_rest (the end of a Step): a flow's view is
+    checked on fresh draws, as a finished run's is; the run then continues where it was."""
     run_id = ok("start_run", target="banana", family="flow-2")["run_id"]
     frame = ok("advance_run", run_id=run_id, steps=3)
     assert frame["view"]["readouts"]["check"] is None  # a frame in between: not checked
@@ -416,4 +416,7 @@ def test_a_paused_run_shows_its_q_at_rest_and_goes_on():
     assert check is not None and check["n"] > 0
     assert paused["view"]["readouts"]["elbo_error"] >= abs(paused["view"]["readouts"]["elbo"] - check["mc_elbo"])
     assert ok("advance_run", run_id=run_id, steps=1)["iteration"] == 4
+    # The frame that ends a Step (at_rest) comes with its view at rest too.
+    step = ok("advance_run", run_id=run_id, steps=1, at_rest=True)
+    assert step["iteration"] == 5 and step["view"]["readouts"]["check"] is not None
     ok("finish_run", run_id=run_id, reason="done")

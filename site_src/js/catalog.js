@@ -66,6 +66,10 @@ export function makeCatalog(raw) {
     optimizers: raw.optimizers,
     /** What Compare can set beside the reverse-KL fit: [{id, objective, alpha, name}]. */
     comparisons: raw.comparisons || [],
+    /** The comparison of an id; for null (or an id not listed) the first, or null if none. */
+    comparison: (id) => (raw.comparisons || []).find((c) => c.id === id) || (raw.comparisons || [])[0] || null,
+    /** The listed flow family (its layers_range gives the depths), or null. */
+    flow,
     /** Samples drawn from q for the Monte Carlo ELBO. */
     samples: raw.defaults.samples,
     hasTarget: (id) => targets.has(id),

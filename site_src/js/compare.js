@@ -60,7 +60,7 @@ export function createCompare({ store, catalog, session }) {
   function render(state) {
     $("compare-toggle").checked = state.compare;
     $("compare-with-field").hidden = !state.compare || catalog.comparisons.length < 2;
-    $("compare-with").value = state.compareWith ?? catalog.comparisons[0]?.id ?? "";
+    $("compare-with").value = catalog.comparison(state.compareWith)?.id ?? "";
     const legend = $("compare-legend");
     const comparison = state.compare && state.comparison && state.comparison.target === state.target ? state.comparison : null;
     legend.hidden = !state.compare;

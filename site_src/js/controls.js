@@ -48,8 +48,7 @@ export function createControls({ store, catalog, session, runs }) {
 
   function wire() {
     $("k-select").replaceChildren(...kChoices(catalog.kLimits()).map((k) => new Option(String(k), String(k))));
-    const flow = catalog.families.find((f) => f.layers_range);
-    if (flow) $("layers-select").replaceChildren(...kChoices(flow.layers_range).map((n) => new Option(String(n), String(n))));
+    if (catalog.flow) $("layers-select").replaceChildren(...kChoices(catalog.flow.layers_range).map((n) => new Option(String(n), String(n))));
     setOptions($("family-select"), catalog.families);
     setOptions($("optimizer-select"), catalog.optimizers);
 

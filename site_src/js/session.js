@@ -80,7 +80,7 @@ export function createSession({ store, catalog, initial, python, runs }) {
     const s = store.state;
     if (!s.compare || s.python !== "ready") return;
     const asked = { target: s.target, family: s.family, k: s.k, compareWith: s.compareWith };
-    const against = catalog.comparisons.find((c) => c.id === s.compareWith) || catalog.comparisons[0];
+    const against = catalog.comparison(s.compareWith);
     try {
       const out = await compareLatest({ ...qParams(s), ...(against ? { objective: against.objective, alpha: against.alpha } : {}) });
       if (out) store.comparisonArrived(asked, out);

@@ -163,7 +163,7 @@ export function resolveUrlState(url, catalog, start) {
     if (alias) { out.family = alias.family; out.k = alias.k; }
     else if (catalog.hasFamily(url.family)) out.family = catalog.family(url.family).id; // flow-8 is flow
     else {
-      const flow = catalog.families.find((f) => f.layers_range && url.family.startsWith(`${f.id}-`));
+      const flow = catalog.flow && url.family.startsWith(`${catalog.flow.id}-`) ? catalog.flow : null;
       const why = flow ? `: ${flow.id}-N takes N = ${flow.layers_range.min} to ${flow.layers_range.max} layers` : "";
       out.problems.push(`unknown family ${echo(url.family)}${why}, showing ${catalog.family(out.family).name}`);
     }

@@ -43,6 +43,8 @@ test("another comparison (forward KL, α) forgets the fits of the old one, and t
   store.chooseTarget("ring");
   assert.equal(store.state.compareWith, "alpha-0.5");
   assert.deepEqual(catalog.comparisons.map((c) => c.id), ["forward-kl", "alpha-0.5"]);
+  assert.equal(catalog.comparison(null).id, "forward-kl"); // none chosen: the first
+  assert.equal(catalog.comparison("alpha-0.5").alpha, 0.5);
 });
 
 test("leaving the target, family or K ends the comparison; turning it off forgets it", () => {

@@ -1,5 +1,5 @@
 # make serve: build dist/ and serve it on http://127.0.0.1:8000/
-# make test:  build, then run every test (unit + browser)
+# make test:  lint, build, then run every test (unit, generator, JS, browser) but the slow ones
 # Each target installs what it needs (venv, npm packages, Pyodide files, a browser).
 
 # Python 3.12: on PATH, or under pyenv (found even when pyenv itself is not on PATH).
@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: build serve test test-unit test-js test-e2e lint bench bench-load clean distclean
+.PHONY: build serve test test-slow test-unit test-js test-e2e lint bench bench-load clean distclean
 
 $(VENV)/.installed: pyproject.toml
 	@test -n "$(PYTHON312)" || { echo "Python 3.12 is needed (Pyodide 0.27 runs 3.12): install it, or pass PYTHON312=/path/to/python3.12"; exit 1; }
@@ -31,9 +31,15 @@ serve: build
 browser: $(VENV)/.installed
 	./scripts/ensure-browser.sh $(PY)
 
-test: build browser
+# CI's command. pytest prints the 25 slowest tests and writes test-results/junit.xml.
+test: lint build browser
 	node --test tests/js/*.test.js
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# What `make test` leaves out: every target x family's Optimize through the page, the fits
+# against 20 random restarts, a 16-layer flow (VI_CORE_SLOW=1; about 15 minutes).
+test-slow: build browser
+	VI_CORE_SLOW=1 $(PY) -m pytest -m slow $(PYTEST_ARGS)
 
 test-unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit

@@ -34,6 +34,7 @@ import jinja2
 import vi_core
 from sitegen import ROOT, BuildError
 from sitegen.bundle import gather_front_end, inline_assets
+from sitegen.cache import Memo, build_session
 from sitegen.claims import check_all
 from sitegen.config import load_config
 from sitegen.data import gather_data
@@ -42,26 +43,31 @@ from sitegen.render import render
 from sitegen.runtime import PYODIDE_VERSION, gather_runtime, runtime_config
 from sitegen.wheel import build_wheel, lock_entry
 from sitegen.write import write_site
-from vi_core.protocol import Session
 
 __all__ = ["build", "load_config", "main"]
 
 
 def build(out_dir: Path, config_path: Path, cache_dir: Path, local_dir: Path | None,
-          offline: bool, runtime_mode: str = "vendored") -> dict:
-    """Gather, render, write; return a summary ``{files, bytes, seconds, standalone_bytes}``."""
+          offline: bool, runtime_mode: str = "vendored", fresh: bool = False) -> dict:
+    """Gather, render, write; return a summary ``{files, bytes, seconds, standalone_bytes}``.
+
+    What was computed for the same sources before is taken from ``cache_dir`` (sitegen.cache),
+    unless ``fresh``: then only the verified Pyodide files are (a fresh build is byte-identical
+    to a kept one; tests/sitegen checks it)."""
     started = time.perf_counter()
-    session = Session()
+    memo = Memo(None if fresh else cache_dir)
+    session = build_session(memo)
 
     # Gather: all the data and files the pages need, checked.
     config = load_config(config_path, session)
-    claims = check_all(config, cache_dir / "claims")  # every scene's and lesson's claims hold for what the page shows
-    print(f"Checked {claims} claim{'' if claims == 1 else 's'} of {len(config['scenes'])} scenes and "
-          f"{len(config['lessons'])} lesson steps with vi_core")
+    # Every scene's and lesson's claims hold for what the page shows.
+    claims = check_all(config, None if fresh else cache_dir / "claims")
+    print(f"Checked {claims} claim{'' if claims == 1 else 's'} of {len(config['scenes'])} "
+          f"scenes and {len(config['lessons'])} lesson steps with vi_core")
     data = gather_data(config, session)
-    wheel = build_wheel(ROOT, cache_dir / "wheel")
+    wheel = build_wheel(ROOT, memo)
     runtime = gather_runtime(cache_dir, local_dir, offline,
-                             extra_entries=[lock_entry(wheel, vi_core.__version__)])
+                             extra_entries=[lock_entry(wheel, vi_core.__version__)], memo=memo)
     front = gather_front_end(cache_dir)
     assets = {
         "templates": front["templates"],
@@ -71,7 +77,7 @@ def build(out_dir: Path, config_path: Path, cache_dir: Path, local_dir: Path | N
         "app_js": front["app_js"],
         "css": front["css"],
         "favicon_svg": front["favicon_svg"],
-        "inline_assets": inline_assets(front["worker_js"], runtime, wheel),
+        "inline_assets": inline_assets(front["worker_js"], runtime, wheel, memo),
     }
 
     # Render: plain data in, HTML strings out.
@@ -110,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     mb = summary["bytes"] / 1e6
     print(f"Built {args.out}: {summary['files']} files, {summary['bytes']:,} bytes ({mb:.1f} MB) "
-          f"in {summary['seconds']:.1f} s; standalone.html {summary['standalone_bytes'] / 1e6:.1f} MB")
+          f"in {summary['seconds']:.1f} s; standalone.html "
+          f"{summary['standalone_bytes'] / 1e6:.1f} MB")
     print(f"Serve it with `make serve`, then open http://127.0.0.1:8000/ "
           f"(or open {args.out / 'standalone.html'} directly)")
     return 0

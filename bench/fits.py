@@ -62,7 +62,8 @@ def main() -> None:
     parser.add_argument("--families", default=",".join(FAMILIES))
     parser.add_argument("--jsonl", type=Path, help="append each row here as it is measured")
     parser.add_argument("--markdown", action="store_true", help="print the table at the end")
-    parser.add_argument("--chromium", default=os.environ.get("CHROMIUM") or shutil.which("chromium"))
+    parser.add_argument("--chromium",
+                        default=os.environ.get("CHROMIUM") or shutil.which("chromium"))
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -94,12 +95,14 @@ def main() -> None:
                         fh.write(json.dumps(row) + "\n")
         browser.close()
     if args.markdown:
-        print(f"\nCPython {platform.python_version()} vs Pyodide in Chromium, {platform.machine()}\n")
+        print(f"\nCPython {platform.python_version()} vs Pyodide in Chromium, "
+              f"{platform.machine()}\n")
         print("| target | family | KL (CPython) | KL (browser) | ELBO error | s CPython | "
               "s browser | ratio | note |")
         print("|---|---|---|---|---|---|---|---|---|")
         for r in rows:
-            note = "refused as exact" if r["refused"] else ("" if r["converged"] else "not converged")
+            note = ("refused as exact" if r["refused"]
+                    else ("" if r["converged"] else "not converged"))
             ratio = r["seconds_browser"] / r["seconds"] if r["seconds"] > 0 else float("nan")
             print(f"| {r['target']} | {r['family']} | {r['kl']:.4f} | {r['kl_browser']:.4f} | "
                   f"{r['elbo_error']:.1g} | {r['seconds']:.2f} | {r['seconds_browser']:.2f} | "

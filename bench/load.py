@@ -33,8 +33,8 @@ load in a fresh browser context (nothing cached), after one untimed warm-up load
 * plot (our pages only): the first moment the ELBO readout holds a number (its ``data-value``)
   and the plot shows the target's colours and q (``data-painted-target`` and ``data-painted-q``
   on ``#plot``; for builds without them, at least half of an 8x8 grid of the canvas's pixels
-  opaque and not the grey placeholder). Checked whenever the DOM changes (a MutationObserver; the page renders the
-  canvas and the readouts in one synchronous pass) and every 50 ms.
+  opaque and not the grey placeholder). Checked whenever the DOM changes (a MutationObserver; the
+  page renders the canvas and the readouts in one synchronous pass) and every 50 ms.
 * ready: ``data-vi-status`` first becomes ``ready``.
 * last byte: the end of the last response that finished before ready (``Request.timing``):
   ready minus last byte is the time spent computing after the network went quiet.
@@ -117,7 +117,8 @@ const worker = new Worker("worker.js", {{ name: "bare-python" }});
 worker.onmessage = (event) => {{
   const msg = event.data;
   document.getElementById("status").textContent = msg.type === "ready"
-    ? `Ready: Python ${{msg.versions.python}}, ${{msg.versions.packages}}` : `Error: ${{msg.message}}`;
+    ? `Ready: Python ${{msg.versions.python}}, ${{msg.versions.packages}}`
+    : `Error: ${{msg.message}}`;
   document.documentElement.dataset.viStatus = msg.type === "ready" ? "ready" : "error";
 }};
 worker.postMessage({{ type: "boot", packages: {packages}, imports: {imports} }});
@@ -126,7 +127,8 @@ worker.postMessage({{ type: "boot", packages: {packages}, imports: {imports} }})
 </html>
 """
 
-BARE_WORKER = """// Like our worker's vendored boot (worker.js): importScripts, loadPyodide, loadPackage.
+BARE_WORKER = """// Like our worker's vendored boot (worker.js): importScripts, loadPyodide,
+// loadPackage.
 self.onmessage = async (event) => {
   const { packages, imports } = event.data;
   try {
@@ -191,21 +193,25 @@ LOAD_PROBE = """(() => {
   const now = () => performance.now();
   try {
     new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) if (e.name === "first-contentful-paint") b.fcp = e.startTime;
+      for (const e of list.getEntries())
+        if (e.name === "first-contentful-paint") b.fcp = e.startTime;
     }).observe({ type: "paint", buffered: true });
   } catch (e) { /* no paint timing */ }
   function plotPainted() {
     const elbo = document.querySelector("[data-testid=elbo]");
     const canvas = document.getElementById("plot-canvas");
-    if (!elbo || !canvas || !elbo.dataset.value || !Number.isFinite(Number(elbo.dataset.value))) return false;
+    if (!elbo || !canvas || !elbo.dataset.value
+        || !Number.isFinite(Number(elbo.dataset.value))) return false;
     // Pages that say what their plot shows (plot-view.js): the target's colours and q drawn.
     const plot = document.getElementById("plot");
-    if (plot && "paintedQ" in plot.dataset) return plot.dataset.paintedTarget !== "" && plot.dataset.paintedQ !== "";
+    if (plot && "paintedQ" in plot.dataset)
+      return plot.dataset.paintedTarget !== "" && plot.dataset.paintedQ !== "";
     if (canvas.width < 8 || canvas.height < 8) return false;
     const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
     let painted = 0;
     for (let i = 0; i < 8; i++) for (let j = 0; j < 8; j++) {
-      const x = Math.floor((i + 0.5) * canvas.width / 8), y = Math.floor((j + 0.5) * canvas.height / 8);
+      const x = Math.floor((i + 0.5) * canvas.width / 8),
+        y = Math.floor((j + 0.5) * canvas.height / 8);
       const o = 4 * (y * canvas.width + x);
       const grey = data[o] === 241 && data[o + 1] === 241 && data[o + 2] === 241;
       if (data[o + 3] === 255 && !grey) painted++;
@@ -218,7 +224,8 @@ LOAD_PROBE = """(() => {
     if (b.plot === null && plotPainted()) b.plot = now();
   }
   const observer = new MutationObserver(() => { check(); done(); });
-  observer.observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
+  observer.observe(document,
+    { subtree: true, childList: true, attributes: true, characterData: true });
   const timer = setInterval(() => { check(); done(); }, 50);
   function done() {  // once ready and (the plot seen or no plot on this page): stop watching
     if (b.status.ready === undefined && b.status.error === undefined) return;
@@ -230,7 +237,9 @@ LOAD_PROBE = """(() => {
 
 DRAG_PROBE = """(() => {
   const d = (window.__drag = { moves: [], updates: [], sends: [], count: 0, waiters: [] });
-  addEventListener("pointermove", (e) => { if (d.on) d.moves.push([e.timeStamp, performance.now()]); }, { capture: true });
+  addEventListener("pointermove", (e) => {
+    if (d.on) d.moves.push([e.timeStamp, performance.now()]);
+  }, { capture: true });
   d.arm = () => {
     const el = document.querySelector("[data-testid=elbo]");
     let last = el.dataset.value;
@@ -249,13 +258,14 @@ DRAG_PROBE = """(() => {
       if (method === "evaluate" && d.on) {
         const rec = { sent: performance.now(), done: null };
         d.sends.push(rec);
-        p.then(() => { rec.done = performance.now(); }, () => { rec.done = performance.now(); rec.failed = true; });
+        p.then(() => { rec.done = performance.now(); },
+               () => { rec.done = performance.now(); rec.failed = true; });
       }
       return p;
     };
   };
-  // Synthetic moves on the handle, one every `pace` ms (fixed slots, no catch-up bursts); the handle's
-  // move listener (attached on the trusted pointerdown) reads only clientX/clientY.
+  // Synthetic moves on the handle, one every `pace` ms (fixed slots, no catch-up bursts); the
+  // handle's move listener (attached on the trusted pointerdown) reads only clientX/clientY.
   d.paced = (points, pace) => new Promise((resolve) => {
     const el = document.querySelector("[data-testid=handle-0]");
     let t0 = performance.now();
@@ -338,7 +348,8 @@ def load_once(browser: Any, server: SiteServer, page: Page, profile: LinkProfile
         run.wall_s = time.perf_counter() - started
         probe = tab.evaluate("""() => ({ ...window.__bench, origin: performance.timeOrigin,
             fcpEntry: (performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime,
-            message: (document.querySelector('[data-testid=status]') || document.getElementById('status') || {}).textContent })""")
+            message: (document.querySelector('[data-testid=status]')
+                      || document.getElementById('status') || {}).textContent })""")
         run.ready_ms = probe["status"].get("ready")
         run.ok = run.ready_ms is not None
         if not run.ok:
@@ -553,8 +564,10 @@ def report(runs: list[Run], pages: list[Page], profiles: list[LinkProfile],
             bare = [p for p in pages if not p.ours]
             for a in mine:
                 for b in bare:
-                    ra = [r for r in runs if r.page == a.name and r.profile == profile.name and r.ok]
-                    rb = [r for r in runs if r.page == b.name and r.profile == profile.name and r.ok]
+                    ra = [r for r in runs
+                          if r.page == a.name and r.profile == profile.name and r.ok]
+                    rb = [r for r in runs
+                          if r.page == b.name and r.profile == profile.name and r.ok]
                     if not ra or not rb:
                         continue
                     ready_a, ready_b = median_of(ra, "ready_ms"), median_of(rb, "ready_ms")

@@ -16,8 +16,8 @@ time to the millisecond):
   - bandwidth: one global token bucket for the whole server (bucket of 32 KiB, kept as a FIFO
     reservation clock): the body goes out in chunks of 16 KiB, each chunk books the link for
     ``len / rate`` seconds after the previous booking ends, and is written when its booking
-    ends. Concurrent responses therefore share the rate, interleaved chunk by chunk. Headers are not throttled
-    (they are small); there is no TCP slow start, no loss, no upstream limit.
+    ends. Concurrent responses therefore share the rate, interleaved chunk by chunk. Headers are not
+    throttled (they are small); there is no TCP slow start, no loss, no upstream limit.
   - latency: one RTT before the first byte of each response (the request's way up plus the
     first byte's way down), and one more RTT when a connection is new (the TCP handshake;
     there is no TLS handshake in the model, which a real HTTPS host adds).

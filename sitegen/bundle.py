@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import base64
 import gzip
+import hashlib
 import subprocess
 from pathlib import Path
 
 from sitegen import NPM, SITE_SRC
+from sitegen.cache import Memo
 from sitegen.runtime import CORE_FILES, Runtime, lock_text, prefetch_list
 
 
@@ -45,26 +47,31 @@ def gather_front_end(cache_dir: Path, site_src: Path = SITE_SRC) -> dict:
     }
 
 
-def inline_asset(name: str, data: bytes, start: bool = True) -> dict:
+def inline_asset(name: str, data: bytes, start: bool = True, memo: Memo | None = None) -> dict:
     """``{name, data, start}``: the file gzip-compressed, then base64 for a <script> element;
-    ``start``: the worker needs it to start (else it is decoded only when asked for)."""
-    # gzip shrinks the wasm and the (barely compressed) wheels; mtime=0 keeps builds identical.
-    packed = gzip.compress(data, compresslevel=9, mtime=0)
-    return {"name": name, "data": base64.b64encode(packed).decode(), "start": start}
+    ``start``: the worker needs it to start (else it is decoded only when asked for). The
+    encoding is kept in ``memo`` by the bytes' sha256 (the runtime's 30 MB take seconds)."""
+    def encode() -> str:
+        # gzip shrinks the wasm and the (barely compressed) wheels; mtime=0 keeps builds identical.
+        return base64.b64encode(gzip.compress(data, compresslevel=9, mtime=0)).decode()
+
+    text = (memo or Memo(None)).text("inline", [hashlib.sha256(data).hexdigest()], encode)
+    return {"name": name, "data": text, "start": start}
 
 
-def inline_assets(worker_js: str, runtime: Runtime, wheel: Path) -> list[dict]:
+def inline_assets(worker_js: str, runtime: Runtime, wheel: Path, memo: Memo | None = None
+                  ) -> list[dict]:
     """Every file standalone.html's worker fetches, in a fixed order: the worker, the runtime
     files by name, the vi_core wheel, the site's lock. Package files that Python does not load
     at start (scipy, openblas: see runtime.START_PACKAGES) are marked ``start: False``: the
     page decodes them only when a custom target imports them."""
     at_start = set(prefetch_list(runtime, wheel_package(runtime, wheel)))
-    assets = [inline_asset("worker.js", worker_js.encode())]
+    assets = [inline_asset("worker.js", worker_js.encode(), memo=memo)]
     for name, path in sorted(runtime.files.items()):
         assets.append(inline_asset(name, path.read_bytes(),
-                                   start=name in at_start or name in CORE_FILES))
-    assets.append(inline_asset(wheel.name, wheel.read_bytes()))
-    assets.append(inline_asset("pyodide-lock.json", lock_text(runtime).encode()))
+                                   start=name in at_start or name in CORE_FILES, memo=memo))
+    assets.append(inline_asset(wheel.name, wheel.read_bytes(), memo=memo))
+    assets.append(inline_asset("pyodide-lock.json", lock_text(runtime).encode(), memo=memo))
     return assets
 
 

@@ -49,6 +49,7 @@ import numpy as np
 
 import vi_core as vi
 from sitegen import BuildError
+from sitegen.cache import source_digest
 
 BOUNDS = {  # check -> (what it compares, direction)
     "elbo_gain_above": ("gain", ">"),
@@ -104,17 +105,20 @@ def parse_claims(raw: Any, where: str) -> list[dict]:
     claims = []
     for i, claim in enumerate(raw):
         at = f"{where}: claim {i + 1}"
-        if not isinstance(claim, dict) or not isinstance(claim.get("says"), str) or not claim["says"]:
+        if (not isinstance(claim, dict) or not isinstance(claim.get("says"), str)
+                or not claim["says"]):
             raise BuildError(f"{at} needs says = \"the sentence it checks\"")
         checks = [k for k in claim if k != "says"]
         unknown = [k for k in checks if k not in CHECKS]
         if unknown or len(checks) != 1:
             raise BuildError(f"{at} ({claim['says']!r}) must have exactly one check, one of: "
-                             f"{', '.join(CHECKS)}" + (f"; unknown: {', '.join(unknown)}" if unknown else ""))
+                             f"{', '.join(CHECKS)}"
+                             + (f"; unknown: {', '.join(unknown)}" if unknown else ""))
         (check,) = checks
         value = claim[check]
         if check in BOUNDS:
-            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            if (isinstance(value, bool) or not isinstance(value, int | float)
+                    or not math.isfinite(value)):
                 raise BuildError(f"{at} ({claim['says']!r}): {check} must be a number")
         elif check in PROBES:
             if (isinstance(value, bool) or not isinstance(value, int | float)
@@ -203,11 +207,13 @@ def check_claims(scene: dict, fits: _Fits | None = None) -> None:
             quantity, direction = BOUNDS[check]
             shown = fit.elbo - fit.start_elbo if quantity == "gain" else getattr(fit, quantity)
             if math.isnan(shown):
-                raise BuildError(_false(scene, claim, f"{quantity} is defined for a Gaussian q only (mean: also mixtures; not flows)"))
+                raise BuildError(_false(scene, claim, f"{quantity} is defined for a Gaussian q "
+                                        "only (mean: also mixtures; not flows)"))
             slack = getattr(fit, SLACK[quantity]) if quantity in SLACK else 0.0
             holds = shown - slack > value if direction == ">" else shown + slack < value
             if not holds:
-                raise BuildError(_false(scene, claim, f"{quantity} = {shown:.4g}, not {direction} {value:g}"))
+                raise BuildError(_false(scene, claim, f"{quantity} = {shown:.4g}, "
+                                        f"not {direction} {value:g}"))
         elif check in PROBES:
             start, wide = _widened(d["target"], d["family"], d["natural"], float(value))
             slack = float(start.error) + float(wide.error)
@@ -228,7 +234,8 @@ def check_claims(scene: dict, fits: _Fits | None = None) -> None:
             else:
                 holds, said = abs(diff) + slack < value["within"], f"within {value['within']:g}"
             if not holds:
-                raise BuildError(_false(scene, claim, f"KL({d['family']}) - KL({value['family']}) = "
+                raise BuildError(_false(scene, claim,
+                                        f"KL({d['family']}) - KL({value['family']}) = "
                                         f"{fit.kl:.4g} - {other.kl:.4g} = {diff:.4g}, not {said}"))
 
 
@@ -257,16 +264,12 @@ def check_all(config: dict, cache_dir: Path | None = None) -> int:
 
 def _vi_core_digest() -> str:
     """What a held claim depends on: vi_core's source and this module's (its checks)."""
-    root = Path(vi.__file__).parent
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
-    digest.update(b"claims.py\0" + Path(__file__).read_bytes())
-    return digest.hexdigest()
+    return source_digest([Path(vi.__file__).parent, Path(__file__)])
 
 
 def _false(scene: dict, claim: dict, why: str) -> str:
     kind = scene.get("kind", "scene")  # "scene" or "lesson" (step N, sitegen.config)
-    name = f"lesson step {scene['step']} {scene['slug']!r}" if kind == "lesson" else f"scene {scene['slug']!r}"
+    name = (f"lesson step {scene['step']} {scene['slug']!r}" if kind == "lesson"
+            else f"scene {scene['slug']!r}")
     return (f"{name}: the claim {claim['says']!r} is false for what the page "
             f"shows: {why}. Change the {kind}'s text and claim, or its q.")

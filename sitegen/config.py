@@ -25,18 +25,19 @@ from pathlib import Path
 from typing import Any
 
 from sitegen import BuildError
+from sitegen.cache import Handler
 from sitegen.claims import parse_claims
 from vi_core.protocol import Session
 
 Config = dict[str, Any]
 
 
-def load_config(path: Path, session: Session | None = None) -> Config:
+def load_config(path: Path, session: Handler | None = None) -> Config:
     """Read ``path`` and check it (see ``parse_config``)."""
     return parse_config(tomllib.loads(path.read_text()), path.name, session or Session())
 
 
-def parse_config(raw: dict, name: str, session: Session) -> Config:
+def parse_config(raw: dict, name: str, session: Handler) -> Config:
     """Check a parsed site.toml (``name`` is how messages call it); raise BuildError on the
     first problem: unknown ids, a broken q, a scene without slug/title/target/family, or a slug
     that is not unique letters, digits, - or _."""
@@ -58,7 +59,7 @@ def parse_config(raw: dict, name: str, session: Session) -> Config:
             "scenes": scenes, "lessons": lessons}
 
 
-def _pages(raw: list, label: str, defaults: dict, session: Session) -> list[dict]:
+def _pages(raw: list, label: str, defaults: dict, session: Handler) -> list[dict]:
     """Scenes or lessons (``label`` names one in messages): checked, with their defaults."""
     pages: list[dict] = []
     slugs = set()

@@ -22,13 +22,13 @@ from typing import Any
 
 import vi_core
 from sitegen import BuildError
+from sitegen.cache import Handler
 from sitegen.config import Config
-from vi_core.protocol import Session
 
 Data = dict[str, Any]
 
 
-def call(session: Session, method: str, **params) -> Any:
+def call(session: Handler, method: str, **params) -> Any:
     """One protocol request; an error reply stops the build with vi_core's message."""
     reply = session.handle({"method": method, "params": params})
     if not reply["ok"]:
@@ -36,7 +36,7 @@ def call(session: Session, method: str, **params) -> Any:
     return reply["result"]
 
 
-def reset_views(session: Session, catalog: dict) -> dict[str, dict]:
+def reset_views(session: Handler, catalog: dict) -> dict[str, dict]:
     """Every built-in target's colour grid (on the catalog's default grid) and every target x
     family's Reset view: what ``evaluate`` without theta returns, the q Reset starts from."""
     nx, ny = catalog["defaults"]["target_grid"]
@@ -59,7 +59,7 @@ def initial_thetas(views: dict[str, dict]) -> dict[str, dict[str, list[float]]]:
             for target, entry in views.items()}
 
 
-def first_view(session: Session, views: dict[str, dict], defaults: dict) -> dict:
+def first_view(session: Handler, views: dict[str, dict], defaults: dict) -> dict:
     """A page's first view: the target's colour map (from ``reset_views``) and q's view
     (readouts, contours) for the page's defaults."""
     return {
@@ -69,7 +69,7 @@ def first_view(session: Session, views: dict[str, dict], defaults: dict) -> dict
     }
 
 
-def gather_data(config: Config, session: Session) -> Data:
+def gather_data(config: Config, session: Handler) -> Data:
     """Everything the pages embed, for the main page and every scene and lesson of ``config``."""
     catalog = call(session, "catalog")
     views = reset_views(session, catalog)

@@ -37,9 +37,11 @@ def license_notices(runtime: Runtime, vi_core_version: str) -> list[dict]:
          "text": python_license.read_text() if python_license.exists()
          else "Python Software Foundation License, https://docs.python.org/3/license.html"},
         {"name": f"numpy {lock['numpy']['version']}", "license": "BSD-3-Clause",
-         "text": wheel_license(numpy_whl, f"numpy-{lock['numpy']['version']}.dist-info/LICENSE.txt")},
+         "text": wheel_license(numpy_whl,
+                               f"numpy-{lock['numpy']['version']}.dist-info/LICENSE.txt")},
         {"name": f"scipy {lock['scipy']['version']}", "license": "BSD-3-Clause",
-         "text": wheel_license(scipy_whl, f"scipy-{lock['scipy']['version']}.dist-info/LICENSE.txt")},
+         "text": wheel_license(scipy_whl,
+                               f"scipy-{lock['scipy']['version']}.dist-info/LICENSE.txt")},
         {"name": f"OpenBLAS {lock['openblas']['version']}", "license": "BSD-3-Clause",
          "text": (SITE_SRC / "licenses" / "openblas.txt").read_text()},
     ]

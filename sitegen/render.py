@@ -3,8 +3,8 @@ and the precomputed views as JSON files under views/).
 
 Pure: it reads no file, computes no number and compresses nothing (it hashes only the inline
 script and style of standalone.html, for its Content-Security-Policy: sitegen.csp). Everything
-comes in as plain data gathered before (sitegen.config, sitegen.data, and the assets below), so it can
-be tested without touching disk. ``assets`` is::
+comes in as plain data gathered before (sitegen.config, sitegen.data, and the assets below), so it
+can be tested without touching disk. ``assets`` is::
 
     {"templates": {name: Jinja source},       site_src/templates
      "runtime": {mode, ...},                  how served pages load Pyodide (runtime_config)
@@ -177,13 +177,15 @@ def render(config: Config, data: Data, assets: Assets) -> dict[str, str]:
                                views_url=f"../{VIEWS_DIR}/")
         bar = lesson_bar(lessons, i)
         context = page_context(initial, base="../", heading=lesson["title"], intro="",
-                               title=f"{bar['step']}. {lesson['title']} · Lessons · {config['title']}",
+                               title=(f"{bar['step']}. {lesson['title']} · Lessons · "
+                                      f"{config['title']}"),
                                lesson=bar, **versions)
         context["csp"] = csp
         pages[f"{LESSONS_DIR}/{lesson_file(lesson)}"] = app.render(**context)
     if lessons:
         pages[f"{LESSONS_DIR}/index.html"] = env.get_template("lessons.html.j2").render(
-            title=config["title"], lessons=[{**lesson, "file": lesson_file(lesson)} for lesson in lessons],
+            title=config["title"],
+            lessons=[{**lesson, "file": lesson_file(lesson)} for lesson in lessons],
             base="../", csp=csp)
     pages["licenses.html"] = env.get_template("licenses.html.j2").render(
         title=config["title"], licenses=assets["licenses"], base="", csp=csp)

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sitegen import NPM, BuildError
+from sitegen.cache import Memo, source_digest
 
 PYODIDE_VERSION = "0.27.7"
 CDN_BASE = f"https://cdn.jsdelivr.net/pyodide/v{PYODIDE_VERSION}/full/"
@@ -300,12 +301,13 @@ def replace_info(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
     return new
 
 
-def repack(files: dict[str, Path], lock: dict, names: Iterable[str], out_dir: Path
-           ) -> tuple[dict[str, Path], dict, dict[str, tuple[int, int]]]:
+def repack(files: dict[str, Path], lock: dict, names: Iterable[str], out_dir: Path,
+           memo: Memo | None = None) -> tuple[dict[str, Path], dict, dict[str, tuple[int, int]]]:
     """Re-deflate the package files of ``names`` that store members uncompressed, when that
     saves at least REPACK_MIN_SAVING. ``files`` must hold verified originals (their sha256 was
     checked against the official lock). Returns the files to ship, the lock with the repacked
-    files' sha256 (other entries untouched) and ``{file_name: (before, after)}`` bytes."""
+    files' sha256 (other entries untouched) and ``{file_name: (before, after)}`` bytes. With
+    ``memo`` a file is deflated once per original (by its sha256), else into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     files, packages, report = dict(files), dict(lock["packages"]), {}
     for name in names:
@@ -315,11 +317,21 @@ def repack(files: dict[str, Path], lock: dict, names: Iterable[str], out_dir: Pa
             if all(i.compress_type != zipfile.ZIP_STORED or i.file_size == 0
                    for i in archive.infolist()):
                 continue
-        dest = out_dir / entry["file_name"]
-        deflated_copy(original, dest)
+        file_name = entry["file_name"]
+        if memo is None:
+            dest = out_dir / file_name
+            deflated_copy(original, dest)
+        else:
+            def deflate_into(out: Path, o: Path = original, n: str = file_name) -> None:
+                deflated_copy(o, out / n)
+
+            folder = memo.folder("repacked", [entry["sha256"], source_digest([Path(__file__)])],
+                                 deflate_into)
+            dest = folder / file_name
         before, after = original.stat().st_size, dest.stat().st_size
         if after > (1 - REPACK_MIN_SAVING) * before:
-            dest.unlink()
+            if memo is None:
+                dest.unlink()
             continue
         files[entry["file_name"]] = dest
         packages[name] = {**entry, "sha256": sha256_of(dest)}
@@ -329,7 +341,7 @@ def repack(files: dict[str, Path], lock: dict, names: Iterable[str], out_dir: Pa
 
 def gather_runtime(cache_dir: Path, local_dir: Path | None, offline: bool,
                    extra_entries: Iterable[dict] = (),
-                   npm_pyodide: Path = NPM_PYODIDE) -> Runtime:
+                   npm_pyodide: Path = NPM_PYODIDE, memo: Memo | None = None) -> Runtime:
     """The core files from npm and the packages of PAGE_PACKAGES, each verified; the site's
     lock holds those packages plus ``extra_entries`` (the vi-core wheel's)."""
     lock = load_lock(npm_pyodide)
@@ -337,7 +349,7 @@ def gather_runtime(cache_dir: Path, local_dir: Path | None, offline: bool,
     print(f"Pyodide {PYODIDE_VERSION}: packages {', '.join(names)}")
     sources = default_sources(cache_dir, local_dir, offline)
     files = fetch_package_files(lock, names, cache_dir, sources)
-    files, repacked_lock, report = repack(files, lock, names, cache_dir / "repacked")
+    files, repacked_lock, report = repack(files, lock, names, cache_dir / "repacked", memo)
     for file_name, (before, after) in report.items():
         print(f"  {file_name}: stored uncompressed; repacked with deflate, "
               f"{before / 1e6:.1f} -> {after / 1e6:.1f} MB (verified original; the site's lock "

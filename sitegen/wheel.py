@@ -18,15 +18,25 @@ import time
 import zipfile
 from pathlib import Path
 
+from sitegen.cache import Memo, source_digest
 from sitegen.runtime import sha256_of
 
 # A fixed date for every zip entry so that two builds of the same tree are byte-identical.
 SOURCE_DATE_EPOCH = "1700000000"
 
 
-def build_wheel(project_dir: Path, out_dir: Path) -> Path:
-    """Build and py-compile the vi_core wheel into ``out_dir``; return its path."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+def build_wheel(project_dir: Path, memo: Memo) -> Path:
+    """The py-compiled vi_core wheel (built once per source: ``memo``); return its path."""
+    key = source_digest([project_dir / "vi_core", Path(__file__)],
+                        [(project_dir / "pyproject.toml").read_text(),
+                         (project_dir / "README.md").read_text(), sys.version])
+    folder = memo.folder("wheel", [key], lambda out: _build_wheel(project_dir, out))
+    (wheel,) = folder.glob("vi_core-*.whl")
+    return wheel
+
+
+def _build_wheel(project_dir: Path, out_dir: Path) -> None:
+    """Build and py-compile the vi_core wheel into ``out_dir``."""
     env = {**os.environ, "SOURCE_DATE_EPOCH": SOURCE_DATE_EPOCH, "PYTHONHASHSEED": "0"}
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
@@ -47,9 +57,7 @@ def build_wheel(project_dir: Path, out_dir: Path) -> Path:
         subprocess.run([str(pyodide_cli), "py-compile", "--silent", str(pure)],
                        check=True, env=env)
         (compiled,) = (tmp_path / "wheel").glob("vi_core-*-cp312-*.whl")
-        target = out_dir / compiled.name
-        _repack_reproducibly(compiled, target)
-    return target
+        _repack_reproducibly(compiled, out_dir / compiled.name)
 
 
 def _repack_reproducibly(src: Path, dest: Path) -> None:

@@ -11,8 +11,8 @@ and in Pyodide::
 
 The modules form one-way layers (each imports only those before it): errors -> target ->
 targets, log_z, custom_target -> families -> flow_family -> diagnostics -> elbo -> optimize ->
-starts -> fit -> flows -> objectives -> protocol, cli. ``vi_core.protocol`` (the page's JSON door) is not
-imported here. Flow families (``flow``, ``flow-N``: planar layers inside an affine map) have
+starts -> fit -> flows -> objectives -> protocol, cli. ``vi_core.protocol`` (the page's JSON door)
+is not imported here. Flow families (``flow``, ``flow-N``: planar layers inside an affine map) have
 their own ELBO and fit in ``vi_core.flows`` (``fit_flow``); importing this package registers
 them with ``get_family``. ``vi_core.objectives`` has the other objectives: forward KL(p‖q)
 and the Rényi D_α(p‖q) (``fit_objective``), with E_p by log Z's plane-wide cubature; for a

@@ -42,7 +42,8 @@ def logsumexp(a: np.ndarray, axis: int | None = None) -> np.ndarray:
 def log_cosh(u: np.ndarray) -> np.ndarray:
     """log cosh(u) = |u| + log1p(e^{-2|u|}) - log 2, without overflow."""
     u = np.abs(u)
-    return u + np.log1p(np.exp(-2.0 * u)) - np.log(2.0)
+    out: np.ndarray = u + np.log1p(np.exp(-2.0 * u)) - np.log(2.0)
+    return out
 
 
 def json_number(value: float) -> float | None:

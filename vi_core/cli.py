@@ -10,10 +10,10 @@
 
 ``fit --json`` prints one JSON object: ``FitResult.to_dict()`` (for ``flow``/``flow-N`` from
 ``vi_core.flows.fit_flow``, whose ``message`` reports its Monte Carlo check) and the diagnostics
-of the fitted q (``vi_core.diagnostics.Diagnostics.to_dict()``: khat, ess, khat_draws, iw_elbo {value, se, k,
-n}, khat_reading, seed; seeded by ``--seed``, the fit itself being deterministic); without
-``--json`` a table and the reading of k̂. ``sample --json`` prints ``{"points": [[x, y], ...],
-"log_q": [...]}``: n draws from q at ``theta`` (what ``fit --json`` returns as ``theta``) and
+of the fitted q (``vi_core.diagnostics.Diagnostics.to_dict()``: khat, ess, khat_draws, iw_elbo
+{value, se, k, n}, khat_reading, seed; seeded by ``--seed``, the fit itself being deterministic);
+without ``--json`` a table and the reading of k̂. ``sample --json`` prints ``{"points": [[x, y],
+...], "log_q": [...]}``: n draws from q at ``theta`` (what ``fit --json`` returns as ``theta``) and
 log q at each. ``--objective forward-kl`` minimises KL(p‖q) instead of maximising the ELBO
 (``alpha`` with ``--alpha A``: the Rényi D_A(p‖q); ``vi_core.objectives.fit_objective``); the
 JSON then also has ``objective``, ``alpha``, ``divergence`` (the minimised value),

@@ -18,12 +18,13 @@ import math
 import traceback
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from vi_core.errors import TargetError
 from vi_core.log_z import check_extent, compute_log_z
-from vi_core.target import Target
+from vi_core.target import Target, ValueAndGrad
 
 __all__ = ["DEFAULT_EXTENT", "target_from_source"]
 
@@ -81,7 +82,7 @@ def _fmt(v: float) -> str:
 class _UserDensity:
     """Calls the user's ``log_density`` safely and checks what comes back."""
 
-    def __init__(self, fn: Callable) -> None:
+    def __init__(self, fn: Callable[[Array, Array], object]) -> None:
         self.fn = fn
 
     def call(self, x: Array, y: Array, complex_ok: bool = False) -> Array:
@@ -150,7 +151,8 @@ def _check_edge(values: Array, x: Array, y: Array) -> None:
         )
 
 
-def _central_difference(user: _UserDensity, extent) -> Callable:
+def _central_difference(user: _UserDensity, extent: tuple[float, float, float, float]
+                        ) -> ValueAndGrad:
     hx = _CD_STEP * (extent[1] - extent[0])
     hy = _CD_STEP * (extent[3] - extent[2])
 
@@ -168,7 +170,7 @@ def _central_difference(user: _UserDensity, extent) -> Callable:
     return vg
 
 
-def _complex_step(user: _UserDensity) -> Callable:
+def _complex_step(user: _UserDensity) -> ValueAndGrad:
     h = _COMPLEX_STEP
 
     def vg(x: Array, y: Array) -> tuple[Array, Array, Array]:
@@ -182,7 +184,8 @@ def _complex_step(user: _UserDensity) -> Callable:
     return vg
 
 
-def _choose_gradient(user: _UserDensity, extent, x: Array, y: Array, values: Array):
+def _choose_gradient(user: _UserDensity, extent: tuple[float, float, float, float], x: Array,
+                     y: Array, values: Array) -> tuple[ValueAndGrad, str]:
     """Complex step if it works on this function (agrees with central differences at probe
     points where the density is positive), else central differences. Returns (vg, method)."""
     cd = _central_difference(user, extent)
@@ -209,7 +212,7 @@ def _choose_gradient(user: _UserDensity, extent, x: Array, y: Array, values: Arr
     return cd, "central differences"
 
 
-def target_from_source(source: str, target_id: str = "custom", name: str = "Custom"):
+def target_from_source(source: str, target_id: str = "custom", name: str = "Custom") -> Target:
     """A Target from Python source defining ``log_density(x, y)`` and optionally ``extent``.
 
     log p~ = the user's ``log_density``; gradients by complex step or central differences (see
@@ -232,7 +235,8 @@ def target_from_source(source: str, target_id: str = "custom", name: str = "Cust
         raise TargetError(f"Syntax error{where}: {_one_line(exc.msg)}") from None
     except ValueError as exc:  # e.g. NUL bytes
         raise TargetError(f"Syntax error: {_one_line(exc)}") from None
-    namespace: dict = {"np": np, "numpy": np, "math": math, "__name__": "custom_target"}
+    # The user's globals hold values of any type (checked where read below); Any, as for exec.
+    namespace: dict[str, Any] = {"np": np, "numpy": np, "math": math, "__name__": "custom_target"}
     try:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -4,10 +4,10 @@ sample size, and the importance-weighted bound (IW-ELBO).
 With draws z_1..z_S ~ q and log weights log w_s = log p~(z_s) - log q(z_s):
 
 * **PSIS k̂** (Vehtari, Simpson, Gelman, Yao & Gabry, "Pareto smoothed importance sampling",
-  arXiv:1507.02646, 2015; the revised version published in JMLR, 2024): fit a generalized Pareto distribution to the largest
-  weights; its shape k̂ estimates how heavy the weights' right tail is. The weights have
-  finite variance when k < 1/2 and a finite mean when k < 1; in practice k̂ < 0.5 is good,
-  0.5..0.7 usable, and k̂ > 0.7 means q misses tail mass of p and importance sampling (and
+  arXiv:1507.02646, 2015; the revised version published in JMLR, 2024): fit a generalized Pareto
+  distribution to the largest weights; its shape k̂ estimates how heavy the weights' right tail is.
+  The weights have finite variance when k < 1/2 and a finite mean when k < 1; in practice k̂ < 0.5
+  is good, 0.5..0.7 usable, and k̂ > 0.7 means q misses tail mass of p and importance sampling (and
   anything estimated from these weights) is unreliable. The 2024 paper refines the 0.7 to the
   sample-size dependent ``min(1 - 1/log10(S), 0.7)`` (``khat_threshold``).
 * **ESS** = 1 / Σ w̄_s² of the normalised smoothed weights w̄ (Kong's estimate): near S when q
@@ -17,7 +17,8 @@ With draws z_1..z_S ~ q and log weights log w_s = log p~(z_s) - log q(z_s):
       L_K = E[ log (1/K) Σ_{i=1..K} p~(z_i) / q(z_i) ],
 
   so L_1 = ELBO <= L_K <= L_{K+1} <= log Z, and L_K -> log Z as K -> ∞ (q > 0 wherever
-  p~ > 0, which holds for Gaussian q). Estimated by the mean over independent groups, with its standard error.
+  p~ > 0, which holds for Gaussian q). Estimated by the mean over independent groups, with its
+  standard error.
 
 **The honest limit.** All three only see where q puts its draws. A q that sits exactly on one of
 two far-apart modes of p has (almost) constant weights on its own draws: k̂ ≈ 0 (or below) and
@@ -209,8 +210,9 @@ def khat_reading(khat: float, spread: float | None = None) -> str:
     k̂ > 0.5 is reported together with the spread instead of the plain warning.
     """
     if spread is not None and spread < _FLAT and math.isfinite(khat) and khat > 0.5:
-        return (f"k̂ = {khat:.2f}, but every weight is within {100 * math.expm1(spread):.2g} % of the "
-                "others: q ≈ p~/Z where it draws; the tail k̂ sees is too small to matter")
+        return (f"k̂ = {khat:.2f}, but every weight is within "
+                f"{100 * math.expm1(spread):.2g} % of the others: q ≈ p~/Z where it draws; the "
+                "tail k̂ sees is too small to matter")
     if math.isnan(khat):
         return "k̂ unavailable"
     if khat == -math.inf:

@@ -106,9 +106,9 @@ class ElboResult:
     """One ELBO estimate: ``elbo = expected_log_density + entropy``.
 
     ``error`` is the estimated absolute error (deterministic: the bound of ``_ladder_error``
-    plus what thin components or pruned nodes may hide; Monte Carlo: standard error), ``grad`` the gradient w.r.t. theta (or None),
-    ``n_nodes`` the number of target evaluations in the returned estimate, ``order`` the
-    Gauss-Hermite order per axis (0 for Monte Carlo).
+    plus what thin components or pruned nodes may hide; Monte Carlo: standard error), ``grad`` the
+    gradient w.r.t. theta (or None), ``n_nodes`` the number of target evaluations in the returned
+    estimate, ``order`` the Gauss-Hermite order per axis (0 for Monte Carlo).
     """
 
     elbo: float
@@ -146,12 +146,16 @@ def _rule(n: int, prune: float = _PRUNE) -> tuple[np.ndarray, np.ndarray]:
     return z, ww
 
 
+#: What ``_q_parts`` returns: (log weights, means, Cholesky factors, blocks, weights).
+_QParts = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
 class _Eval:
     """Target and q evaluated on one set of nodes; holds what the gradient needs."""
 
     def __init__(self, target: Density, fam: Family, theta: np.ndarray, z: np.ndarray,
                  w: np.ndarray, want_grad: bool, closed_entropy: bool,
-                 q_parts: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]):
+                 q_parts: _QParts):
         logw, means, chol, blk, pi = q_parts
         self.target, self.fam, self.theta = target, fam, theta
         self.z, self.w, self.closed = z, w, closed_entropy
@@ -190,7 +194,8 @@ class _Eval:
             self.entropy = float(pi @ self.eh_k)
         self.value = self.expected + self.entropy
 
-    def _remove_cones(self, cones, means: np.ndarray, chol: np.ndarray) -> None:
+    def _remove_cones(self, cones: tuple[tuple[float, float, float], ...], means: np.ndarray,
+                      chol: np.ndarray) -> None:
         """Subtract s |x - c| from log p~ at the nodes for every declared cone point (cx, cy, s),
         leaving a smooth integrand, and keep the exact s E_k|x - c| per component (with its
         derivatives in m_k and L_k) to add back (``_expected_norm``)."""
@@ -335,7 +340,7 @@ def _expected_norm(mu: np.ndarray, chol: np.ndarray
     return value, d_mu, d_l
 
 
-def _q_parts(fam: Family, theta: np.ndarray):
+def _q_parts(fam: Family, theta: np.ndarray) -> _QParts:
     logw, means, chol = fam.factors(theta)
     _, blk = fam.expand(theta)
     return logw, means, chol, blk, np.exp(logw)
@@ -402,7 +407,7 @@ def _ladder_error(orders: tuple[int, ...], values: list[float], algebraic: bool 
     """
     v = np.asarray(values, dtype=float)
     d = np.abs(np.diff(v))
-    rounding = _ROUNDING * (1.0 + abs(v[-1]))
+    rounding: float = _ROUNDING * (1.0 + abs(v[-1]))
     # Differences at the level of rounding noise count as 0 (converged) in the ratio test.
     last = d[-_N_DIFFS:]
     last = np.where(last <= _NOISE * (1.0 + abs(v[-1])), 0.0, last)
@@ -418,7 +423,7 @@ def _ladder_error(orders: tuple[int, ...], values: list[float], algebraic: bool 
 
 
 def _batch_values(target: Density, fam: Family, theta: np.ndarray, orders: tuple[int, ...],
-                  closed: bool, parts, prune: float = _PRUNE) -> list[float]:
+                  closed: bool, parts: _QParts, prune: float = _PRUNE) -> list[float]:
     """The ELBO on each of several rules, from one evaluation of the target on all their nodes
     (no gradient): the coarse rules of the ladder's history."""
     rules = [_rule(n, prune) for n in orders]
@@ -466,8 +471,8 @@ def elbo(target: Density, family: Family, theta: Any, *, with_grad: bool = True,
     return result
 
 
-def _ladder(target: Density, family: Family, theta: np.ndarray, parts, closed: bool, j: int,
-            top: int, with_grad: bool, tol: float, unseen: float, prune: float
+def _ladder(target: Density, family: Family, theta: np.ndarray, parts: _QParts, closed: bool,
+            j: int, top: int, with_grad: bool, tol: float, unseen: float, prune: float
             ) -> tuple[ElboResult, float]:
     """The ladder of ``elbo`` from rung ``j`` of _FULL up to ``top``, on rules pruned at
     ``prune``: (result, the accepted rule's ``_pruned_mass``). If a rule's pruned shell holds
@@ -522,7 +527,7 @@ def _pruned_mass(ev: _Eval, prune: float) -> float:
     return mass if np.isfinite(mass) else np.inf
 
 
-def _thin_overlaps(parts, tol: float, top_order: int) -> tuple[int, float]:
+def _thin_overlaps(parts: _QParts, tol: float, top_order: int) -> tuple[int, float]:
     """Guard for a thin component j inside a wider component k of a mixture.
 
     On k's nodes log q has a plateau where pi_j N_j beats the rest: in k's whitened

@@ -14,7 +14,8 @@ class TargetError(VIError):
 
 
 class FamilyError(VIError):
-    """A family id is unknown, or parameters do not fit the family (wrong size, NaN, out of range)."""
+    """A family id is unknown, or parameters do not fit the family (wrong size, NaN, out of
+    range)."""
 
 
 class OptimizerError(VIError):

@@ -146,7 +146,8 @@ class Family:
 
     def pullback(self, g_logits: np.ndarray, g_block: np.ndarray) -> np.ndarray:
         """Chain rule: gradient w.r.t. (logits, block) -> gradient w.r.t. theta (J^T g)."""
-        return self._jac.T @ np.concatenate([np.ravel(g_logits), np.ravel(g_block)])
+        grad: np.ndarray = self._jac.T @ np.concatenate([np.ravel(g_logits), np.ravel(g_block)])
+        return grad
 
     # -- derived quantities ---------------------------------------------------------------
     def factors(self, theta: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -187,7 +188,8 @@ class Family:
         w = np.exp(logw)
         idx = rng.choice(self.n_components, size=n, p=w / w.sum())
         z = rng.standard_normal((n, 2))
-        return means[idx] + np.einsum("nij,nj->ni", chol[idx], z)
+        points: np.ndarray = means[idx] + np.einsum("nij,nj->ni", chol[idx], z)
+        return points
 
     def entropy(self, theta: Any) -> float:
         """H[q] = -E_q[log q] of a single Gaussian, in closed form:
@@ -203,7 +205,7 @@ class Family:
         return float(gaussian_entropy(blk[0, _A], blk[0, _B], blk[0, _U]))
 
     # -- natural parameters ---------------------------------------------------------------
-    def to_natural(self, theta: Any) -> dict[str, list]:
+    def to_natural(self, theta: Any) -> dict[str, list[float] | list[list[float]]]:
         """theta -> {"weights": [K], "means": [[x, y]]*K, "scales": [[sx, sy]]*K,
         "correlations": [K]} as plain Python floats (JSON-able)."""
         logits, blk = self.expand(theta)
@@ -313,12 +315,14 @@ class Family:
         """theta from K logits and a (K, 5) block (mx, my, log sx, log sy, u), by least squares
         through the linear map (exact when the block fits the family; tied entries averaged)."""
         full = np.concatenate([logits - logits[-1], np.ravel(block)])
-        return (self._jac.T @ full) / np.sum(self._jac**2, axis=0)
+        theta: np.ndarray = (self._jac.T @ full) / np.sum(self._jac**2, axis=0)
+        return theta
 
 
 def gaussian_entropy(a: Any, b: Any, u: Any) -> np.ndarray:
     """Entropy of N(m, L L^T): 1 + log(2 pi) + log|L| with log|L| = a + b - log cosh(u)."""
-    return 1.0 + _LOG_2PI + a + b - log_cosh(u)
+    h: np.ndarray = 1.0 + _LOG_2PI + a + b - log_cosh(u)
+    return h
 
 
 # -- registry -------------------------------------------------------------------------------

@@ -38,7 +38,9 @@ class FitResult:
     iterations: int
     seconds: float
     converged: bool
-    params: dict[str, list]
+    #: ``family.to_natural``: lists of floats, of [x, y] pairs or (a flow's ``layers``) of dicts,
+    #: so the lists' items are typed Any.
+    params: dict[str, list[Any]]
     grad_norm: float
     elbo_error: float
     log_z_error: float
@@ -66,8 +68,8 @@ def fit(target: Target | str, family: Family | str, optimizer: str = DEFAULT_OPT
     t0 = time.perf_counter()
     theta = initial_params(tgt, fam) if theta0 is None else fam.check_theta(theta0)
     last: Step | None = None
-    for last in optimize(tgt, fam, theta, optimizer, tol=tol, max_iter=max_iter):
-        pass
+    for step in optimize(tgt, fam, theta, optimizer, tol=tol, max_iter=max_iter):
+        last = step
     seconds = time.perf_counter() - t0
     assert last is not None
     r = last.result

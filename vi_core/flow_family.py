@@ -56,8 +56,8 @@ from vi_core._numeric import log_cosh
 from vi_core.errors import FamilyError
 from vi_core.families import MAX_FLOW_LAYERS, Family, is_flow_id, register_flow_builder
 
-__all__ = ["DEFAULT_FLOW_LAYERS", "FLOW_DESCRIPTION", "FLOW_NAME", "MAX_FLOW_LAYERS", "FlowFamily", "Pass", "flow_family",
-           "identity_layer", "is_flow_id"]
+__all__ = ["DEFAULT_FLOW_LAYERS", "FLOW_DESCRIPTION", "FLOW_NAME", "MAX_FLOW_LAYERS", "FlowFamily",
+           "Pass", "flow_family", "identity_layer", "is_flow_id"]
 
 #: Layers of ``flow`` when none are given (``flow-N``: N = 1..MAX_FLOW_LAYERS).
 DEFAULT_FLOW_LAYERS = 8
@@ -74,10 +74,13 @@ IDENTITY_SIGMA = float(np.log(np.e - 1.0))
 _LAYER_LO = np.array([-8.0, -6.0, np.log(0.05), -50.0, -6.0])
 _LAYER_HI = np.array([8.0, 6.0, np.log(6.0), 50.0, 6.0])
 _U_BOUND = 6.0
+#: One planar layer as ``FlowFamily.unpack`` gives it: (w (2,), u (2,), b, c).
+_Layer = tuple[np.ndarray, np.ndarray, float, float]
 
 
 def _softplus(x: np.ndarray) -> np.ndarray:
-    return np.logaddexp(0.0, x)
+    out: np.ndarray = np.logaddexp(0.0, x)
+    return out
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -108,7 +111,7 @@ class Pass:
             psis.append(psi)
             dens.append(den)
         self.zs, self.ts, self.psis, self.dens = zs, ts, psis, dens
-        self.x = m + cur @ chol.T
+        self.x: np.ndarray = m + cur @ chol.T
         self.logdet = logdet
 
     def pullback(self, gx: np.ndarray, cw: np.ndarray) -> np.ndarray:
@@ -215,7 +218,7 @@ class FlowFamily(Family):
             raise FamilyError(f"{self.id}: parameters must be finite (got NaN or inf)")
         return t
 
-    def unpack(self, theta: Any) -> tuple[np.ndarray, np.ndarray, list]:
+    def unpack(self, theta: Any) -> tuple[np.ndarray, np.ndarray, list[_Layer]]:
         """(mean m (2,), Cholesky factor L (2, 2), [(w (2,), u (2,), b, c) per layer])."""
         t = self.check_theta(theta)
         mx, my, a, b, v = t[:5]
@@ -256,7 +259,7 @@ class FlowFamily(Family):
         shape = x.shape
         with np.errstate(all="ignore"):
             z, logdet = self.inverse(theta, np.column_stack([x.ravel(), y.ravel()]))
-            out = -_LOG_2PI - 0.5 * np.sum(z * z, axis=1) - logdet
+            out: np.ndarray = -_LOG_2PI - 0.5 * np.sum(z * z, axis=1) - logdet
         return out.reshape(shape)
 
     def sample(self, theta: Any, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -268,7 +271,7 @@ class FlowFamily(Family):
         return self.forward(theta, z).x
 
     # -- natural parameters ---------------------------------------------------------------
-    def to_natural(self, theta: Any) -> dict[str, Any]:  # type: ignore[override]
+    def to_natural(self, theta: Any) -> dict[str, Any]:
         """The base Gaussian as ``gaussian-full`` writes it (weights, means, scales,
         correlations: one entry) and ``layers``: [{"u": [..], "w": [..], "b": ..}] per layer,
         the paper's u (with w . u > -1), w and b. Plain floats (JSON-able)."""
@@ -283,7 +286,7 @@ class FlowFamily(Family):
                         "b": float(b)} for w, u, b, _ in layers],
         }
 
-    def from_natural(self, natural: Mapping[str, Any]) -> np.ndarray:  # type: ignore[override]
+    def from_natural(self, natural: Mapping[str, Any]) -> np.ndarray:
         """Inverse of ``to_natural``: ``layers`` default to identity layers; raise FamilyError
         on anything that does not fit (wrong count, w = 0, w . u <= -1)."""
         fid = self.id

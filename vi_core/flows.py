@@ -24,9 +24,9 @@ an independent Monte Carlo estimate on ``MC_DRAWS`` fresh draws (seeded) and its
 se. The reported error is widened to cover |cubature - MC| + 2 se always; when the two
 disagree beyond ``MC_Z`` se plus the cubature's error, or the cubature's own error is larger
 than what the fresh draws resolve (max(MC_Z se, 1e-3): at the node cap a flexible map can bend
-into the rule's gaps, seen on gaussian-ring and energy-u1), the cubature is refined (``fit_flow``: the ladder forced
-``_REFINE_RUNGS`` rungs finer, and the fit continued on that rule), and a fit that still
-fails the check is reported as not converged, its message saying so, its error covering the
+into the rule's gaps, seen on gaussian-ring and energy-u1), the cubature is refined (``fit_flow``:
+the ladder forced ``_REFINE_RUNGS`` rungs finer, and the fit continued on that rule), and a fit that
+still fails the check is reported as not converged, its message saying so, its error covering the
 difference: never shown as exact. Since the Monte Carlo estimate is unbiased for the true ELBO
 (<= log Z), ELBO <= log Z + error then holds up to the Monte Carlo's own chance (MC_Z se).
 **Turned rules while fitting.** With one fixed rule a deep flow learned to bend into its gaps:
@@ -76,12 +76,13 @@ from vi_core.errors import VIError
 from vi_core.families import get_family
 from vi_core.fit import FitResult
 from vi_core.flow_family import FlowFamily, identity_layer
-from vi_core.optimize import DEFAULT_OPTIMIZER, Objective, OptState, get_optimizer
+from vi_core.optimize import DEFAULT_OPTIMIZER, Objective, Optimizer, OptState, get_optimizer
 from vi_core.starts import StartCache, initial_params
 from vi_core.target import Density
 
-__all__ = ["FLOW_ELBO_TOL", "FLOW_LBFGS_TOL", "FLOW_MAX_ITER", "MC_DRAWS", "MC_Z", "TURN_EVERY", "FlowCheck", "FlowObjective", "check_flow",
-           "fit_flow", "flow_elbo", "flow_elbo_mc", "initial_flow_params"]
+__all__ = ["FLOW_ELBO_TOL", "FLOW_LBFGS_TOL", "FLOW_MAX_ITER", "MC_DRAWS", "MC_Z", "TURN_EVERY",
+           "FlowCheck", "FlowObjective", "check_flow", "fit_flow", "flow_elbo", "flow_elbo_mc",
+           "initial_flow_params"]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 _BASE_ENTROPY = 1.0 + _LOG_2PI
@@ -330,7 +331,8 @@ def initial_flow_params(target: Density, family: FlowFamily, *,
     base = initial_params(target, get_family("gaussian-full"), cache=cache)
     layers = [v for k in range(family.n_layers) for v in identity_layer(k)]
     lo, hi = family.bounds(target.extent)
-    return np.clip(np.concatenate([base, layers]), lo, hi)
+    theta: np.ndarray = np.clip(np.concatenate([base, layers]), lo, hi)
+    return theta
 
 
 def _top_order() -> int:
@@ -399,7 +401,7 @@ def fit_flow(target: Density, family: FlowFamily, optimizer: str = DEFAULT_OPTIM
         message=message, theta=[float(v) for v in state.theta])
 
 
-def _run(opt, objective: FlowObjective, theta: np.ndarray) -> OptState:
+def _run(opt: Optimizer, objective: FlowObjective, theta: np.ndarray) -> OptState:
     state = opt.init(objective, theta)
     while not state.done:
         state = opt.step(objective, state)

@@ -36,7 +36,8 @@ DEFAULT_FACTORS: tuple[float, ...] = tuple(float(v) for v in np.geomspace(0.2, 5
 # flow's ELBO costs tens of ms per rung.
 _FLOW_TOL = 1e-3
 
-_SCALE_FIELDS = (2, 3)  # a component block's log scales (see families: mx, my, log sx, log sy, atanh rho)
+# A component block's log scales (see families: mx, my, log sx, log sy, atanh rho).
+_SCALE_FIELDS = (2, 3)
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ def scale_sweep(target: Density, family: Family, theta: np.ndarray, extent: Sequ
         out["e"].append(float(result.expected_log_density) if ok and result else None)
         out["h"].append(float(result.entropy) if ok and result else None)
         out["elbo"].append(float(result.elbo) if ok and result else None)
-        out["err"].append(float(result.error) if ok and result and np.isfinite(result.error) else None)
+        out["err"].append(float(result.error)
+                          if ok and result and np.isfinite(result.error) else None)
     return ScaleSweep(factors=[float(c) for c in factors], expected_log_density=out["e"],
                       entropy=out["h"], elbo=out["elbo"], error=out["err"])

@@ -23,7 +23,7 @@ batch of points, which keeps it fast in Pyodide too.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -59,7 +59,7 @@ _KG = np.outer(K_WEIGHTS, G_WEIGHTS)
 LogDensity = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
-def check_extent(extent) -> tuple[float, float, float, float]:
+def check_extent(extent: Iterable[float]) -> tuple[float, float, float, float]:
     """``extent`` as four finite floats with xmin < xmax and ymin < ymax, else TargetError."""
     try:
         values = tuple(float(v) for v in extent)
@@ -85,7 +85,9 @@ def _fmt(v: float) -> str:
     return f"{v:.4g}"
 
 
-def _cells_log_integrand(log_density, extent, s0, s1, t0, t1):
+def _cells_log_integrand(log_density: LogDensity, extent: tuple[float, float, float, float],
+                         s0: np.ndarray, s1: np.ndarray, t0: np.ndarray, t1: np.ndarray
+                         ) -> np.ndarray:
     """log of the mapped integrand on each cell's 15×15 nodes, shape (cells, 15, 15)."""
     xmin, xmax, ymin, ymax = extent
     cx, hx = 0.5 * (xmin + xmax), 0.5 * (xmax - xmin)
@@ -113,10 +115,13 @@ def _cells_log_integrand(log_density, extent, s0, s1, t0, t1):
             f"log_density returned {what} at (x, y) = ({_fmt(xx.flat[i])}, {_fmt(yy.flat[i])}) "
             "while integrating over the plane; it must be finite or -inf everywhere"
         )
-    return logp + log_jx[:, :, None] + log_jy[:, None, :]
+    log_integrand: np.ndarray = logp + log_jx[:, :, None] + log_jy[:, None, :]
+    return log_integrand
 
 
-def _integrate_cells(log_density, extent, s0, s1, t0, t1):
+def _integrate_cells(log_density: LogDensity, extent: tuple[float, float, float, float],
+                     s0: np.ndarray, s1: np.ndarray, t0: np.ndarray, t1: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per cell: (log of its largest integrand value, the K15 integral and its error estimate
     relative to it, and the largest relative integrand value on each of its four outermost node
     rows (s-low, s-high, t-low, t-high), shape (cells, 4))."""
@@ -290,7 +295,7 @@ def _refine(log_density: LogDensity, extent: tuple[float, float, float, float], 
 
 def compute_log_z(
     log_density: LogDensity,
-    extent,
+    extent: Iterable[float],
     *,
     rel_tol: float = 1e-7,
     max_evals: int = 3_000_000,
@@ -336,7 +341,7 @@ def _log_z_and_error(peak: float, total: float, rel: float) -> tuple[float, floa
 
 def plane_nodes(
     log_density: LogDensity,
-    extent,
+    extent: Iterable[float],
     *,
     rel_tol: float = 1e-7,
     max_evals: int = 3_000_000,

@@ -138,9 +138,9 @@ def log_q_and_grad(family: Family, theta: Any, x: np.ndarray, y: np.ndarray
     Per component, with v = L⁻¹(x - m) (v1 = dx e^-a, v2 = dy cosh(u) e^-b - sinh(u) v1) and
     log N = -log 2π - a - b + log cosh u - |v|²/2:
     ∂/∂mx = e^-a (v1 - sinh(u) v2), ∂/∂my = cosh(u) e^-b v2, ∂/∂a = -1 + v1² - sinh(u) v1 v2,
-    ∂/∂b = -1 + v2² + sinh(u) v1 v2, ∂/∂u = tanh(u)(1 - v2²) + v1 v2 / cosh u; the mixture's are these times
-    the responsibilities r_k, and ∂/∂logit_k = r_k - π_k. The family's linear map pulls them
-    back to θ.
+    ∂/∂b = -1 + v2² + sinh(u) v1 v2, ∂/∂u = tanh(u)(1 - v2²) + v1 v2 / cosh u; the mixture's are
+    these times the responsibilities r_k, and ∂/∂logit_k = r_k - π_k. The family's linear map pulls
+    them back to θ.
     """
     theta = family.check_theta(theta)
     logits, blk = family.expand(theta)

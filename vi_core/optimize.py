@@ -36,7 +36,7 @@ grad_norm <= ``tol`` (default 1e-4).
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -529,7 +529,9 @@ def _wolfe(obj: Objective, base: _Point, d: np.ndarray, lo: np.ndarray, hi: np.n
     return p_prev if p_prev is not base else None
 
 
-def _zoom(phi, a_lo, a_hi, f_lo, f_hi, dg_lo, p_lo, f0, dg0, c1, c2, budget) -> _Point | None:
+def _zoom(phi: Callable[[float], tuple[_Point, float, float]], a_lo: float, a_hi: float,
+          f_lo: float, f_hi: float, dg_lo: float, p_lo: _Point, f0: float, dg0: float, c1: float,
+          c2: float, budget: Callable[[], bool]) -> _Point | None:
     """Nocedal & Wright Alg. 3.6 with safeguarded cubic/quadratic interpolation."""
     while budget():
         a = _interpolate(a_lo, a_hi, f_lo, f_hi, dg_lo)
@@ -576,14 +578,16 @@ def state_to_json(optimizer: Optimizer, state: OptState) -> dict[str, Any]:
     r = state.result
     mem = state.memory
     if isinstance(mem, LbfgsMemory):
-        memory: dict[str, Any] = {"s": [a.tolist() for a in mem.s], "y": [a.tolist() for a in mem.y]}
+        memory: dict[str, Any] = {"s": [a.tolist() for a in mem.s],
+                                  "y": [a.tolist() for a in mem.y]}
     elif isinstance(mem, AdamMemory):
         memory = {"lr": mem.lr, "m": mem.m.tolist(), "v": mem.v.tolist(), "t": mem.t}
     else:
         memory = {"lr": mem.lr}
     return {
         "optimizer": optimizer.id, "iteration": state.iteration, "theta": state.theta.tolist(),
-        "result": {"elbo": json_number(r.elbo), "expected_log_density": json_number(r.expected_log_density),
+        "result": {"elbo": json_number(r.elbo),
+                   "expected_log_density": json_number(r.expected_log_density),
                    "entropy": json_number(r.entropy), "error": json_number(r.error),
                    "grad": None if r.grad is None else [json_number(g) for g in r.grad],
                    "n_nodes": r.n_nodes, "order": r.order},
@@ -597,7 +601,8 @@ def state_from_json(optimizer: Optimizer, family: Family, data: Any) -> OptState
     do not describe such a state."""
     try:
         if data["optimizer"] != optimizer.id:
-            raise OptimizerError(f"the saved run is for {data['optimizer']!r}, not {optimizer.id!r}")
+            raise OptimizerError(f"the saved run is for {data['optimizer']!r}, "
+                                 f"not {optimizer.id!r}")
         n = family.n_params
 
         def vec(v: Any) -> np.ndarray:

@@ -204,14 +204,16 @@ def _grid_values(values: np.ndarray) -> list[int | None]:
     """A log-density grid for drawing, in GRID_UNITs; -inf (zero density) and NaN are null."""
     flat = np.asarray(values, dtype=float).ravel()
     finite = np.isfinite(flat)
-    out: list[int | None] = np.rint(np.where(finite, flat, 0.0) / GRID_UNIT).astype(np.int64).tolist()
+    out: list[int | None] = (np.rint(np.where(finite, flat, 0.0) / GRID_UNIT).astype(np.int64)
+                             .tolist())
     if not finite.all():
         for i in np.flatnonzero(~finite).tolist():
             out[i] = None
     return out
 
 
-def _grid(extent, nx: int, ny: int) -> tuple[np.ndarray, np.ndarray]:
+def _grid(extent: tuple[float, float, float, float], nx: int, ny: int
+          ) -> tuple[np.ndarray, np.ndarray]:
     xmin, xmax, ymin, ymax = extent
     x = np.linspace(xmin, xmax, nx)
     y = np.linspace(ymin, ymax, ny)
@@ -289,7 +291,8 @@ def family_entry(family: Family) -> Json:
                                 f"(softmax); choose K from 1 to {MAX_COMPONENTS}.")
         entry["k_range"] = {"min": 1, "max": MAX_COMPONENTS, "default": DEFAULT_MIXTURE_FULL_K}
     if isinstance(family, FlowFamily) and family.n_layers == DEFAULT_FLOW_LAYERS:
-        entry["name"] = "Planar flow"  # the select's entry (Layers beside it); each depth has its own
+        # The select's entry (Layers beside it); each depth has its own.
+        entry["name"] = "Planar flow"
         entry["layers_range"] = {"min": 1, "max": MAX_FLOW_LAYERS, "default": DEFAULT_FLOW_LAYERS,
                                  "name": FLOW_NAME, "description": FLOW_DESCRIPTION}
     return entry
@@ -475,10 +478,11 @@ class Session:
         family = self._family(params)
         theta = self._theta(family, params, target)
         sweep = scale_sweep(target, family, theta, target.extent)
-        return _json_numbers({"theta": theta.tolist(), "factors": sweep.factors,
-                              "expected_log_density": sweep.expected_log_density,
-                              "entropy": sweep.entropy, "elbo": sweep.elbo,
-                              "error": sweep.error, "log_z": target.log_z})
+        out: Json = _json_numbers({"theta": theta.tolist(), "factors": sweep.factors,
+                                   "expected_log_density": sweep.expected_log_density,
+                                   "entropy": sweep.entropy, "elbo": sweep.elbo,
+                                   "error": sweep.error, "log_z": target.log_z})
+        return out
 
     def fit(self, params: Json) -> Json:
         """A whole fit in one call (what ``python -m vi_core fit --json`` prints)."""
@@ -492,7 +496,8 @@ class Session:
             run_fit(target, family, optimizer, theta0=theta0)
         out = {**result.to_dict(),
                **diagnose(target, family, result.theta, seed=params.get("seed", 0)).to_dict()}
-        return _json_numbers(out)
+        safe: Json = _json_numbers(out)
+        return safe
 
     def compare(self, params: Json) -> Json:
         """The reverse-KL fit and the forward-KL (or α) fit of one target and family."""
@@ -725,8 +730,8 @@ def _flow_view(target: Target, family: FlowFamily, theta: np.ndarray,
                result: ElboResult | None, checked: bool) -> Json:
     """A flow's view: its density on the grid (by the inverse map) for contours, one "component"
     for the handles: centred at T(0), the image of the base's centre (moving it moves m, which
-    translates q), with the base's covariance L Lᵀ (its shape handles), and the cubature ELBO, checked
-    on PAGE_MC_DRAWS fresh draws unless ``checked`` is False (a run's intermediate frames):
+    translates q), with the base's covariance L Lᵀ (its shape handles), and the cubature ELBO,
+    checked on PAGE_MC_DRAWS fresh draws unless ``checked`` is False (a run's intermediate frames):
     the error then covers |cubature - Monte Carlo| (``vi_core.flows.check_flow``), and a q
     whose two estimates disagree says so in ``readouts.check``."""
     check = None
@@ -758,7 +763,7 @@ def _check_reading(check: FlowCheck, n: int) -> str:
     if check.exact:
         return f"Checked: {mc}, in agreement with the cubature."
     if check.agree:
-        return (f"Checked: {mc}; the cubature is resolved only to ± {num(check.cubature.error, '.1g')} "
-                "here, and the ELBO's ± covers both.")
-    return (f"Not exact: {mc}, and the cubature ({num(check.cubature.elbo, '.4g')}) disagrees: q bends "
-            "between the cubature's nodes. The ELBO's ± covers the difference.")
+        return (f"Checked: {mc}; the cubature is resolved only to "
+                f"± {num(check.cubature.error, '.1g')} here, and the ELBO's ± covers both.")
+    return (f"Not exact: {mc}, and the cubature ({num(check.cubature.elbo, '.4g')}) disagrees: "
+            "q bends between the cubature's nodes. The ELBO's ± covers the difference.")

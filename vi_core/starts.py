@@ -119,7 +119,8 @@ def project(family: Family, weights: np.ndarray, means: np.ndarray, covs: np.nda
     theta = family.from_blocks(np.log(np.maximum(w, 1e-6)),
                             np.column_stack([means, np.log(sd), np.arctanh(rho)]))
     lo, hi = family.bounds(extent)
-    return np.clip(theta, lo, hi)
+    clipped: np.ndarray = np.clip(theta, lo, hi)
+    return clipped
 
 
 def _screen(target: Density, family: Family, thetas: list[np.ndarray]) -> int:
@@ -133,8 +134,9 @@ def _screen(target: Density, family: Family, thetas: list[np.ndarray]) -> int:
     ended highest unless its climb sped up again.
     """
     max_iter = 40 if family.n_components == 1 else 25
-    runs: list[Generator[Step, None, None]] = [optimize(target, family, th, "lbfgs", tol=1e-4, max_iter=max_iter, elbo_tol=1e-4)
-            for th in thetas]
+    runs: list[Generator[Step, None, None]] = [
+        optimize(target, family, th, "lbfgs", tol=1e-4, max_iter=max_iter, elbo_tol=1e-4)
+        for th in thetas]
     hist: list[list[float]] = [[] for _ in thetas]
     alive = [True] * len(thetas)
     running = [True] * len(thetas)

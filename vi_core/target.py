@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = ["Array", "Density", "LogDensity", "Target", "ValueAndGrad"]
 
@@ -32,7 +33,7 @@ class Density(Protocol):
     def value_and_grad(self, x: Array, y: Array) -> tuple[Array, Array, Array]: ...
 
 
-def _as_xy(x, y) -> tuple[Array, Array]:
+def _as_xy(x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[Array, Array]:
     """Float arrays of the common broadcast shape (fresh copies: callers' arrays stay safe)."""
     x, y = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
     return np.array(x), np.array(y)
@@ -69,20 +70,21 @@ class Target:
     axes: tuple[str, str] = field(default=("x", "y"), kw_only=True)
     #: For a posterior from data (``vi_core.targets.with_data``): the data it conditions on,
     #: as JSON-able plain data (numbers, or [input, label] pairs); None for a shape.
-    data: tuple | None = field(default=None, kw_only=True, compare=False)
+    data: tuple[float | tuple[float, int], ...] | None = field(
+        default=None, kw_only=True, compare=False)
 
-    def log_density(self, x, y) -> Array:
+    def log_density(self, x: npt.ArrayLike, y: npt.ArrayLike) -> Array:
         """log p~(x, y), broadcasting x and y; same shape out."""
         x, y = _as_xy(x, y)
         with np.errstate(all="ignore"):
             return np.asarray(self.log_density_fn(x, y), dtype=float)
 
-    def grad_log_density(self, x, y) -> tuple[Array, Array]:
+    def grad_log_density(self, x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[Array, Array]:
         """(∂ log p~/∂x, ∂ log p~/∂y) at (x, y), broadcasting; 0 where log p~ = -inf."""
         _, gx, gy = self.value_and_grad(x, y)
         return gx, gy
 
-    def value_and_grad(self, x, y) -> tuple[Array, Array, Array]:
+    def value_and_grad(self, x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[Array, Array, Array]:
         """(log p~, ∂ log p~/∂x, ∂ log p~/∂y) at (x, y) in one pass, broadcasting."""
         x, y = _as_xy(x, y)
         with np.errstate(all="ignore"):

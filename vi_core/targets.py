@@ -36,6 +36,7 @@ is no slope to follow there, and 0 keeps downstream arithmetic free of NaN.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,7 +95,8 @@ def _value_only(vg: ValueAndGrad) -> LogDensity:
 
 def _log_sigmoid(z: Array) -> Array:
     """log σ(z) = -log(1 + e^{-z}), without overflow."""
-    return -np.logaddexp(0.0, -z)
+    out: Array = -np.logaddexp(0.0, -z)
+    return out
 
 
 def _sigmoid(z: Array) -> Array:
@@ -268,7 +270,7 @@ _NP_DATA = (0.3, 1.9, 0.8, 2.4, 1.1, -0.2, 1.4)
 _NP_PRIOR_MU_SD, _NP_PRIOR_LOGSD_SD = 5.0, 2.0
 
 
-def _normal_posterior_vgf(values) -> ValueAndGrad:
+def _normal_posterior_vgf(values: Sequence[float]) -> ValueAndGrad:
     """log p~(μ, s) = Σ_i log N(y_i; μ, e^{2s}) + log N(μ; 0, 5²) + log N(s; 0, 2²)
     = -n/2 log 2π - n s - (SS + n (ȳ - μ)²)/(2 e^{2s}) + priors, so Z is the evidence p(data)."""
     data = np.asarray(values, dtype=float)
@@ -300,7 +302,7 @@ _LR_T = (0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 1, 1, 1, 1, 1, 1)
 _LR_PRIOR_SD = 2.0
 
 
-def _logistic_vgf(inputs, labels) -> ValueAndGrad:
+def _logistic_vgf(inputs: Sequence[float], labels: Sequence[float]) -> ValueAndGrad:
     """log p~(w0, w1) = Σ_i log σ(s_i (w0 + w1 u_i)) + log N((w0, w1); 0, 2² I), s_i = ±1 the
     labels; Z is the evidence p(labels | inputs)."""
     u = np.asarray(inputs, dtype=float)
@@ -329,9 +331,10 @@ _LOGISTIC_LOG_Z = (-13.873479793030, 1e-8)
 
 
 def _builtin(
-    id: str, name: str, extent, log_z: tuple[float, float] | float, vg: ValueAndGrad,
-    description: str, singular_points: tuple[tuple[float, float, float], ...] = (),
-    axes: tuple[str, str] = ("x", "y"), data: tuple | None = None,
+    id: str, name: str, extent: tuple[float, float, float, float],
+    log_z: tuple[float, float] | float, vg: ValueAndGrad, description: str,
+    singular_points: tuple[tuple[float, float, float], ...] = (),
+    axes: tuple[str, str] = ("x", "y"), data: tuple[float | tuple[float, int], ...] | None = None,
 ) -> Target:
     if isinstance(log_z, tuple):
         value, error, method = log_z[0], log_z[1], "quadrature"
@@ -472,14 +475,14 @@ class DataSpec:
     """
 
     kind: str
-    default: tuple
+    default: tuple[float | tuple[float, int], ...]
     min_points: int
     max_points: int
     range: tuple[float, float]
     decimals: int
     noun: str
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, object]:
         return {"kind": self.kind, "default": [list(p) if isinstance(p, tuple) else p
                                                for p in self.default],
                 "min_points": self.min_points, "max_points": self.max_points,
@@ -500,7 +503,7 @@ _EXTENT_ASPECT = 4.0 / 3.0
 _SEARCH_POINTS = 121
 
 
-def _number(value, what: str) -> float:
+def _number(value: object, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TargetError(f"{what} must be a number, got {value!r:.40}")
     if not math.isfinite(value):
@@ -508,7 +511,7 @@ def _number(value, what: str) -> float:
     return float(value)
 
 
-def _count(data, spec: DataSpec, target_id: str) -> None:
+def _count(data: object, spec: DataSpec, target_id: str) -> None:
     if not isinstance(data, list | tuple):
         raise TargetError(f"the data of {target_id} must be a list, got {type(data).__name__}")
     if not spec.min_points <= len(data) <= spec.max_points:
@@ -523,7 +526,7 @@ def _in_range(value: float, spec: DataSpec, what: str) -> float:
     return value
 
 
-def _check_values(data) -> tuple[float, ...]:
+def _check_values(data: Sequence[object]) -> tuple[float, ...]:
     spec = DATA_SPECS["normal-posterior"]
     _count(data, spec, "normal-posterior")
     values = tuple(_in_range(_number(v, f"observation {i + 1}"), spec, f"observation {i + 1}")
@@ -534,7 +537,7 @@ def _check_values(data) -> tuple[float, ...]:
     return values
 
 
-def _check_labelled(data) -> tuple[tuple[float, int], ...]:
+def _check_labelled(data: Sequence[object]) -> tuple[tuple[float, int], ...]:
     spec = DATA_SPECS["logistic-regression"]
     _count(data, spec, "logistic-regression")
     out = []
@@ -573,7 +576,8 @@ def _extent_around(log_density: LogDensity, box: tuple[float, float, float, floa
     return (cx - w / 2, cx + w / 2, cy - h / 2, cy + h / 2)
 
 
-def _from_data(base: Target, vg: ValueAndGrad, box, description: str, data: tuple) -> Target:
+def _from_data(base: Target, vg: ValueAndGrad, box: tuple[float, float, float, float],
+               description: str, data: tuple[float | tuple[float, int], ...]) -> Target:
     log_density = _value_only(vg)
     extent = _extent_around(log_density, box)
     log_z, log_z_error = compute_log_z(log_density, extent)
@@ -584,7 +588,7 @@ def _from_data(base: Target, vg: ValueAndGrad, box, description: str, data: tupl
     )
 
 
-def normal_posterior(values) -> Target:
+def normal_posterior(values: Sequence[object]) -> Target:
     """The posterior of (μ, log σ) of a normal distribution given ``values`` (2 to 200 numbers
     in [-5, 5], not all equal), priors μ ~ N(0, 5²), log σ ~ N(0, 2²); log Z is the evidence
     p(values), by adaptive cubature (``compute_log_z``). The built-in data give the built-in
@@ -604,7 +608,7 @@ def normal_posterior(values) -> Target:
         cannot follow.""", data)
 
 
-def logistic_regression(inputs, labels) -> Target:
+def logistic_regression(inputs: Sequence[object], labels: Sequence[object]) -> Target:
     """The posterior of (intercept, slope) of a logistic regression P(label = 1 | input) =
     σ(w0 + w1 input) given 1 to 100 points (inputs in [-1, 6], labels 0 or 1), prior
     N(0, 2² I); log Z is the evidence p(labels | inputs), by adaptive cubature. The built-in
@@ -627,7 +631,7 @@ def logistic_regression(inputs, labels) -> Target:
         prior.""", data)
 
 
-def with_data(target_id: str, data) -> Target:
+def with_data(target_id: str, data: Sequence[object] | None) -> Target:
     """The posterior ``target_id`` (an id of ``DATA_SPECS``) given ``data``: a list of numbers
     for normal-posterior, of [input, label] pairs for logistic-regression; None means the
     built-in data. TargetError for another target or data outside the limits of its spec."""

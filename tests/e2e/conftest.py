@@ -115,6 +115,98 @@ def page_log(page) -> PageLog:
     return log
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item (``item.rep_call``): a shared page is
+    reloaded after a test that failed on it."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
+def wait_idle(page, timeout: int = READY_TIMEOUT_MS) -> None:
+    """Wait until the page has no call or run outstanding (data-vi-status back to ready)."""
+    page.wait_for_function("document.documentElement.dataset.viStatus === 'ready'",
+                           timeout=timeout, polling=100)
+
+
+class WarmPage:
+    """One page kept ready for the whole test run (Python starts once), brought back to a known
+    view before each test that uses it (``show``), and reloaded after a test that failed on it
+    (or that left it in a state ``show`` cannot undo: ``close``). Its console errors and
+    requests are counted per test (``log``)."""
+
+    def __init__(self, browser, url: str) -> None:
+        self.browser, self.url = browser, url
+        self.context = None
+        self.page = None
+        self.log = PageLog()
+
+    def open(self):
+        self.close()
+        self.context = self.browser.new_context()
+        page = self.context.new_page()
+        page.on("console", lambda m: m.type == "error" and self.log.console_errors.append(m.text))
+        page.on("pageerror", lambda e: self.log.console_errors.append(f"pageerror: {e}"))
+        self.context.on("request", lambda r: self.log.requests.append(r.url))
+        page.goto(self.url)
+        wait_ready(page)
+        self.page = page
+        return page
+
+    def close(self) -> None:
+        if self.context is not None:
+            self.context.close()
+        self.context = self.page = None
+
+    def show(self, *, target: str = "banana", family: str = "gaussian-full",
+             optimizer: str = "lbfgs", width: int = 1280, height: int = 900):
+        """The page, with that target, family and optimizer at their Reset q, a trace with no
+        earlier runs, no notice, no samples or comparison on show, at that viewport; a fresh
+        log."""
+        page = self.page or self.open()
+        self.log = PageLog()
+        page.set_viewport_size({"width": width, "height": height})
+        first = page.eval_on_selector("[data-testid=compare-with]", "s => s.options[0].value")
+        if page.input_value("[data-testid=compare-with]") != first:  # Compare's default choice
+            page.check("[data-testid=compare-toggle]")
+            page.select_option("[data-testid=compare-with]", first)
+        for toggle in ("samples-toggle", "compare-toggle"):
+            if page.is_checked(f"[data-testid={toggle}]"):
+                page.uncheck(f"[data-testid={toggle}]")
+        wait_idle(page)
+        if page.eval_on_selector("#custom", "d => d.open"):  # the custom target's editor, closed
+            page.click("#custom summary")
+        # Another target first: a target change starts a clean trace (no earlier runs).
+        other = "bimodal" if target != "bimodal" else "banana"
+        for testid, value in (("target-select", other), ("target-select", target),
+                              ("family-select", family), ("optimizer-select", optimizer)):
+            if page.input_value(f"[data-testid={testid}]") != value:
+                page.select_option(f"[data-testid={testid}]", value)
+                wait_idle(page)
+        page.click("[data-testid=reset-button]")
+        wait_idle(page)
+        if page.is_visible("[data-testid=notice-close]"):
+            page.click("[data-testid=notice-close]")
+        return page
+
+
+@pytest.fixture(scope="session")
+def warm(browser, server) -> Iterator[WarmPage]:
+    """The test run's ready page (see WarmPage); use it through ``warm_page``."""
+    kept = WarmPage(browser, server.base_url)
+    yield kept
+    kept.close()
+
+
+@pytest.fixture
+def warm_page(warm, request) -> Iterator[WarmPage]:
+    yield warm
+    report = getattr(request.node, "rep_call", None)
+    if report is None or report.failed:
+        warm.close()  # the next test starts from a fresh page
+
+
 def wait_ready(page, timeout: int = READY_TIMEOUT_MS) -> None:
     """Wait until the page says ready (or fail fast with its message if it says error)."""
     page.wait_for_function(

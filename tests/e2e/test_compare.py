@@ -8,27 +8,11 @@ import math
 import numpy as np
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, axe_serious, wait_ready
-from vi_core.protocol import Session
+from tests.e2e.conftest import ARTIFACTS, axe_serious, wait_idle, wait_ready
+from tests.e2e.helpers import assert_clean
+from tests.reference import call as cpython
 
 pytestmark = pytest.mark.e2e
-
-_SESSION = Session()
-
-
-def cpython(method: str, **params) -> dict:
-    reply = _SESSION.handle({"method": method, "params": params})
-    assert reply["ok"], reply
-    return reply["result"]
-
-
-def wait_idle(page, timeout: int = 120_000) -> None:
-    page.wait_for_function("document.documentElement.dataset.viStatus === 'ready'", timeout=timeout)
-
-
-def assert_clean(page_log) -> None:
-    assert page_log.console_errors == []
-    assert page_log.non_loopback_requests() == []
 
 
 # The compared fits' colours on the canvas (plot.js COLORS.fitForward): count its pixels.
@@ -48,16 +32,15 @@ def sd_along(cov: list[list[float]], direction: np.ndarray) -> float:
     return math.sqrt(float(u @ np.asarray(cov) @ u))
 
 
-def open_compare(page, server, width: int, query: str = "") -> dict:
-    page.set_viewport_size({"width": width, "height": 900})
-    page.goto(f"{server.base_url}?target=bimodal&family=gaussian-full{query}")
-    wait_ready(page)
+def compare_on(page) -> dict:
+    """Check Compare on the page (bimodal x full Gaussian on show); return the legend's fits
+    and the magenta pixels of the compared fit before and after."""
     assert page.is_hidden("[data-testid=compare-legend]")
     before = page.evaluate(_MAGENTA_PIXELS)
     page.check("[data-testid=compare-toggle]")
     page.wait_for_function(
         "document.querySelector('[data-testid=compare-legend]').dataset.fits !== ''",
-        timeout=120_000)
+        timeout=120_000, polling=100)
     wait_idle(page)
     fits = json.loads(page.get_attribute("[data-testid=compare-legend]", "data-fits"))
     fits["magenta_before"] = before
@@ -65,8 +48,9 @@ def open_compare(page, server, width: int, query: str = "") -> dict:
     return fits
 
 
-def test_bimodal_shows_reverse_and_forward_fits_together(page, page_log, server):
-    fits = open_compare(page, server, 1200)
+def test_bimodal_shows_reverse_and_forward_fits_together(warm_page):
+    page = warm_page.show(target="bimodal", width=1200)
+    fits = compare_on(page)
     rev, fwd = fits["reverse"], fits["forward"]
     assert (fits["target"], fits["family"], fits["objective"]) == (
         "bimodal", "gaussian-full", "forward-kl")
@@ -98,24 +82,11 @@ def test_bimodal_shows_reverse_and_forward_fits_together(page, page_log, server)
     assert page.is_hidden("[data-testid=compare-legend]")
     assert not page.is_checked("[data-testid=compare-toggle]")
     assert page.evaluate(_MAGENTA_PIXELS) < 20
-    assert_clean(page_log)
+    assert_clean(warm_page.log)
 
 
-def test_compare_on_a_phone_in_the_dark_theme(page, page_log, server):
-    fits = open_compare(page, server, 375, "&theme=dark")
-    assert fits["forward"]["elbo"] < fits["reverse"]["elbo"]
-    assert fits["magenta_after"] > 20
-    assert page.is_visible("[data-testid=compare-legend]")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 375
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "compare-375-dark.png"), full_page=True)
-    assert_clean(page_log)
-
-
-def test_samples_show_khat_and_the_iw_elbo_with_their_reading(page, page_log, server):
-    page.set_viewport_size({"width": 1200, "height": 900})
-    page.goto(f"{server.base_url}?target=bimodal&family=gaussian-full")
-    wait_ready(page)
+def test_samples_show_khat_and_the_iw_elbo_with_their_reading(warm_page):
+    page = warm_page.show(target="bimodal", width=1200)
     assert page.is_hidden("[data-testid=khat]")
     page.check("[data-testid=samples-toggle]")
     page.wait_for_selector("[data-testid=khat]:visible", timeout=120_000)
@@ -136,34 +107,46 @@ def test_samples_show_khat_and_the_iw_elbo_with_their_reading(page, page_log, se
     page.screenshot(path=str(ARTIFACTS / "khat-1200.png"), full_page=True)
     page.uncheck("[data-testid=samples-toggle]")
     assert page.is_hidden("[data-testid=khat]")
-    assert_clean(page_log)
+    assert_clean(warm_page.log)
 
 
-def test_the_comparison_and_khat_pass_the_accessibility_audit(browser, server):
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_the_comparison_and_khat_pass_the_accessibility_audit(browser, server, theme):
     """axe-core finds no serious problem with the legend and the k̂ lines on show (light and
-    dark)."""
-    for theme in ("light", "dark"):
-        context = browser.new_context(bypass_csp=True)
-        try:
-            page = context.new_page()
-            page.goto(f"{server.base_url}?target=bimodal&family=gaussian-full&theme={theme}")
-            wait_ready(page)
-            page.check("[data-testid=compare-toggle]")
-            page.check("[data-testid=samples-toggle]")
-            page.wait_for_function(
-                "document.querySelector('[data-testid=compare-legend]').dataset.fits !== ''",
-                timeout=120_000)
-            page.wait_for_selector("[data-testid=khat]:visible", timeout=120_000)
-            wait_idle(page)
-            assert axe_serious(page) == [], theme
-        finally:
-            context.close()
+    dark). In the dark theme the same page then becomes a phone's: Compare fits its width."""
+    context = browser.new_context(bypass_csp=True)
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+        page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+        page.set_viewport_size({"width": 1200, "height": 900})
+        page.goto(f"{server.base_url}?target=bimodal&family=gaussian-full&theme={theme}")
+        wait_ready(page)
+        fits = compare_on(page)
+        page.check("[data-testid=samples-toggle]")
+        page.wait_for_selector("[data-testid=khat]:visible", timeout=120_000)
+        wait_idle(page)
+        assert axe_serious(page) == [], theme
+        if theme == "dark":  # Compare on a phone in the dark theme
+            page.set_viewport_size({"width": 375, "height": 900})
+            page.wait_for_function("document.documentElement.clientWidth === 375", polling=100)
+            assert fits["forward"]["elbo"] < fits["reverse"]["elbo"]
+            assert fits["magenta_after"] > 20
+            assert page.is_visible("[data-testid=compare-legend]")
+            assert page.evaluate("document.documentElement.scrollWidth") <= 375
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "compare-375-dark.png"), full_page=True)
+        assert errors == []
+    finally:
+        context.close()
 
 
-def test_an_alpha_divergence_fit_beside_the_reverse_one(page, page_log, server):
+def test_an_alpha_divergence_fit_beside_the_reverse_one(warm_page):
     """Compare's other side is chosen from vi_core's list (forward KL, Rényi α): choosing α
     refits that side with vi_core's numbers and names the divergence in the legend."""
-    fits = open_compare(page, server, 1200)
+    page = warm_page.show(target="bimodal", width=1200)
+    fits = compare_on(page)
     assert fits["objective"] == "forward-kl"
     assert page.is_visible("[data-testid=compare-with]")
     choices = page.eval_on_selector_all("[data-testid=compare-with] option", "os => os.map(o => o.value)")
@@ -184,4 +167,4 @@ def test_an_alpha_divergence_fit_beside_the_reverse_one(page, page_log, server):
     # α = 0.5 sits between the two: its forward KL between the reverse and the forward fits'.
     assert fits["forward"]["forward_kl"] < alpha["forward"]["forward_kl"] < fits["reverse"]["forward_kl"]
     page.screenshot(path=str(ARTIFACTS / "compare-alpha-1200.png"))
-    assert_clean(page_log)
+    assert_clean(warm_page.log)

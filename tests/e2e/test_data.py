@@ -9,15 +9,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, wait_ready
+from tests.e2e.conftest import ARTIFACTS, wait_idle, wait_ready
+from tests.e2e.helpers import assert_clean
+from tests.reference import catalog
 from vi_core.protocol import Session
 from vi_core.targets import DATA_SPECS, with_data
 
 pytestmark = pytest.mark.e2e
-
-
-def wait_idle(page, timeout: int = 120_000) -> None:
-    page.wait_for_function("document.documentElement.dataset.viStatus === 'ready'", timeout=timeout)
 
 
 def log_z(page) -> float:
@@ -38,11 +36,6 @@ def wait_log_z(page, value: float) -> None:
     page.wait_for_function(
         "v => Math.abs(Number(document.querySelector('[data-testid=log-z]').dataset.value) - v) < 1e-9",
         arg=value, timeout=60_000)
-
-
-def assert_clean(page_log) -> None:
-    assert page_log.console_errors == []
-    assert page_log.non_loopback_requests() == []
 
 
 def test_a_click_adds_a_point_and_log_z_is_cpythons_and_the_link_carries_the_data(page, page_log, server):
@@ -87,9 +80,8 @@ def test_a_click_adds_a_point_and_log_z_is_cpythons_and_the_link_carries_the_dat
     assert_clean(page_log)
 
 
-def test_drag_and_remove_points_of_a_logistic_regression(page, page_log, server):
-    page.goto(f"{server.base_url}?target=logistic-regression&family=gaussian-full")
-    wait_ready(page)
+def test_drag_and_remove_points_of_a_logistic_regression(warm_page):
+    page = warm_page.show(target="logistic-regression")
     builtin = [list(p) for p in DATA_SPECS["logistic-regression"].default]
     assert page_data(page) == builtin
     # Drag the first point (input 0, label 0) to the right and up to the label-1 row.
@@ -125,7 +117,7 @@ def test_drag_and_remove_points_of_a_logistic_regression(page, page_log, server)
     page.wait_for_function(f"document.querySelectorAll('[data-testid=data-point]').length === {len(builtin)}")
     wait_log_z(page, with_data("logistic-regression", None).log_z)
     page.wait_for_function("!new URLSearchParams(location.search).has('data')")
-    assert_clean(page_log)
+    assert_clean(warm_page.log)
 
 
 @pytest.mark.parametrize("query", [
@@ -141,7 +133,7 @@ def test_garbled_data_get_a_notice_and_a_working_page(page, page_log, server, qu
     assert "data" in page.text_content("[data-testid=notice]")
     target = parse_qs(query)["target"][0]
     assert log_z(page) == pytest.approx(with_data(target, None).log_z if target != "banana"
-                                        else Session().catalog({})["targets"][0]["log_z"], abs=1e-12)
+                                        else catalog()["targets"][0]["log_z"], abs=1e-12)
     page.click("[data-testid=step-button]")
     wait_idle(page)
     assert_clean(page_log)
@@ -158,16 +150,15 @@ def test_a_link_with_data_paints_the_posterior_of_those_data(page, page_log, ser
     assert_clean(page_log)
 
 
-@pytest.mark.parametrize("size", [(375, 800), (1200, 900)])
-def test_screenshots(page, page_log, server, size):
-    width, height = size
-    page.set_viewport_size({"width": width, "height": height})
-    page.goto(f"{server.base_url}?target=logistic-regression&family=gaussian-full")
-    wait_ready(page)
+def test_screenshots(warm_page):
+    page = warm_page.show(target="logistic-regression")
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"data-{width}.png"), full_page=True)
-    assert page.evaluate("document.documentElement.scrollWidth") <= width
-    assert_clean(page_log)
+    for width, height in ((375, 800), (1200, 900)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_function(f"document.documentElement.clientWidth === {width}", polling=100)
+        page.screenshot(path=str(ARTIFACTS / f"data-{width}.png"), full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert_clean(warm_page.log)
 
 
 def test_embedded_posterior_fits_its_iframe(page, page_log, server):
@@ -182,6 +173,6 @@ def test_embedded_posterior_fits_its_iframe(page, page_log, server):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "data-iframe-1000.png"))
     page.set_viewport_size({"width": 400, "height": 800})
-    page.wait_for_timeout(500)
+    inner.wait_for_function("document.documentElement.clientWidth === 400", polling=100)
     page.screenshot(path=str(ARTIFACTS / "data-iframe-400.png"))
     assert inner.evaluate("document.documentElement.scrollHeight") <= 700

@@ -16,6 +16,7 @@ from urllib.parse import quote
 import pytest
 
 from .conftest import READY_TIMEOUT_MS, start_server
+from .helpers import before_python, settled
 
 # Exactly the seed article's embed (its only change here: the src).
 SEED_IFRAME = '<iframe src="{src}" width="100%" height="700px" style="border: none;"></iframe>'
@@ -57,6 +58,22 @@ class Article:
         frame = self.page.wait_for_selector("iframe").content_frame()
         frame.wait_for_selector("#plot", timeout=30_000)
         return frame
+
+    def resize(self, frame, width: int) -> None:
+        """The reader's window (and so the frame) becomes ``width`` wide: wait until the frame
+        has been laid out at that width."""
+        self.page.set_viewport_size({"width": width, "height": 900})
+        frame.wait_for_function(f"document.documentElement.clientWidth === {width}", polling=100)
+        settled(frame)
+
+    def first_paints(self, widths, query: str) -> dict[int, dict]:
+        """The frame's first paint at each width (Python held back: nothing after the first
+        paint can change it), measured with ``fits``."""
+        before_python(self.page)
+        try:
+            return {w: fits(self.open(w, query), f"first paint at {w} px") for w in widths}
+        finally:
+            self.page.unroute("**/pyodide/pyodide.asm.wasm")
 
 
 @pytest.fixture
@@ -105,19 +122,36 @@ def optimize_watching(frame, when: str) -> list[dict]:
     return seen
 
 
-@pytest.mark.parametrize("width", [320, 375, 700, 1000])
-def test_the_seed_iframe_shows_the_whole_page_without_scrolling(article, width):
-    frame = article.open(width, "embed=1&target=bimodal&family=gaussian-full")
-    loading = fits(frame, "first paint")
+def restart_run(frame) -> None:
+    """Back to the start for another Optimize: the notice dismissed, q at its Reset."""
+    frame.click("[data-testid=notice-close]")
+    frame.click("[data-testid=reset-button]")
+    frame.wait_for_function("document.documentElement.dataset.viStatus === 'ready'", polling=100)
+
+
+SEED_WIDTHS = (320, 375, 700, 1000)
+
+
+def test_the_seed_iframe_shows_the_whole_page_without_scrolling(article):
+    """At each width: the first paint, the ready page and a whole Optimize (during and after)
+    fit the frame, and the page keeps one height throughout. One frame is resized from width
+    to width (Python starts once); the first paints are each width's own load."""
+    query = "embed=1&target=bimodal&family=gaussian-full"
+    loading = article.first_paints(SEED_WIDTHS, query)
+    frame = article.open(SEED_WIDTHS[0], query)
     wait_frame_ready(frame)
-    ready = fits(frame, "ready")
-    assert ready["app"]["height"] == loading["app"]["height"]
-    seen = optimize_watching(frame, "ready")
-    assert "Converged" in seen[-1]["notice"]
-    # The notice lies over the plot: the page kept its height throughout.
-    assert {m["app"]["height"] for m in seen} == {ready["app"]["height"]}
-    for testid in ("plot", "optimize-button", "elbo", "kl", "elbo-trace", "notice", "legend"):
-        assert frame.is_visible(f"[data-testid={testid}]"), testid
+    for width in SEED_WIDTHS:
+        if width != SEED_WIDTHS[0]:
+            article.resize(frame, width)
+            restart_run(frame)
+        ready = fits(frame, f"ready at {width} px")
+        assert ready["app"]["height"] == loading[width]["app"]["height"], width
+        seen = optimize_watching(frame, f"ready at {width} px")
+        assert "Converged" in seen[-1]["notice"]
+        # The notice lies over the plot: the page kept its height throughout.
+        assert {m["app"]["height"] for m in seen} == {ready["app"]["height"]}, width
+        for testid in ("plot", "optimize-button", "elbo", "kl", "elbo-trace", "notice", "legend"):
+            assert frame.is_visible(f"[data-testid={testid}]"), (width, testid)
     # Nothing besides its height and its readiness went to the host, in the documented shapes.
     messages = article.page.evaluate("window.viMessages")
     assert messages, "the frame told its host nothing"
@@ -128,54 +162,64 @@ def test_the_seed_iframe_shows_the_whole_page_without_scrolling(article, width):
     assert messages.count({"type": "vi-demo:ready"}) == 1
 
 
-@pytest.mark.parametrize("width", [320, 700])
-def test_a_link_with_problems_shows_its_notice_without_scrolling(article, width):
+def test_a_link_with_problems_shows_its_notice_without_scrolling(article):
     bad = "x" * 120
-    frame = article.open(width, f"embed=1&target={bad}&family=nope&theme=purple")
-    first = fits(frame, "first paint with a notice")
-    assert "unknown target" in first["notice"] and "theme" in first["notice"]
+    query = f"embed=1&target={bad}&family=nope&theme=purple"
+    first = article.first_paints((320, 700), query)
+    for m in first.values():
+        assert "unknown target" in m["notice"] and "theme" in m["notice"]
+    frame = article.open(320, query)
     wait_frame_ready(frame)
-    ready = fits(frame, "ready with a notice")
-    assert ready["notice"] == first["notice"]
-    assert ready["app"]["height"] == first["app"]["height"]
+    for width in (320, 700):
+        article.resize(frame, width)
+        ready = fits(frame, f"ready with a notice at {width} px")
+        assert ready["notice"] == first[width]["notice"]
+        assert ready["app"]["height"] == first[width]["app"]["height"]
     # The notice can be dismissed; the page keeps its height.
     frame.click("[data-testid=notice-close]")
     frame.wait_for_function("document.getElementById('notice').hidden", polling=100)
     assert fits(frame, "notice dismissed")["app"]["height"] == ready["app"]["height"]
 
 
-@pytest.mark.parametrize("width", [320, 1000])
-def test_code_in_the_link_fits_while_it_waits_and_after_it_runs(article, width):
-    frame = article.open(width, f"embed=1&target=custom&source={quote(BANANA)}&family=gaussian-full")
+def test_code_in_the_link_fits_while_it_waits_and_after_it_runs(article):
+    widths = (320, 1000)
+    frame = article.open(widths[0], f"embed=1&target=custom&source={quote(BANANA)}&family=gaussian-full")
     wait_frame_ready(frame)
     assert frame.is_visible("[data-testid=consent]")
-    waiting = fits(frame, "code waiting for consent")
-    for testid in ("consent-code", "consent-run", "consent-decline"):
-        assert frame.is_visible(f"[data-testid={testid}]"), testid
+    for width in widths:
+        article.resize(frame, width)
+        waiting = fits(frame, f"code waiting for consent at {width} px")
+        assert waiting["app"]["height"] <= FRAME_HEIGHT
+        for testid in ("consent-code", "consent-run", "consent-decline"):
+            assert frame.is_visible(f"[data-testid={testid}]"), (width, testid)
     frame.click("[data-testid=consent-run]")
     frame.wait_for_function(
         "document.getElementById('consent').hidden"
         " && document.documentElement.dataset.viStatus === 'ready'"
         " && document.getElementById('target-select').value === 'custom'",
         timeout=60_000, polling=100)
-    # Its own extent may have another shape than the built-in target's: the plot follows it.
-    ran = fits(frame, "custom target")
-    assert waiting["app"]["height"] <= FRAME_HEIGHT
-    seen = optimize_watching(frame, "custom target")
-    assert {m["app"]["height"] for m in seen} == {ran["app"]["height"]}
+    for width in reversed(widths):
+        if width != widths[-1]:
+            article.resize(frame, width)
+            restart_run(frame)
+        # Its own extent may have another shape than the built-in target's: the plot follows it.
+        ran = fits(frame, f"custom target at {width} px")
+        seen = optimize_watching(frame, f"custom target at {width} px")
+        assert {m["app"]["height"] for m in seen} == {ran["app"]["height"]}
 
 
-@pytest.mark.parametrize("width", [600, 700, 760])
-def test_in_an_article_column_the_plot_takes_the_width(article, width):
-    frame = article.open(width, "embed=1")
+def test_in_an_article_column_the_plot_takes_the_width(article):
+    frame = article.open(600, "embed=1")
     wait_frame_ready(frame)
-    m = fits(frame, "column")
-    # At least 600 px, or all of a narrower column (the page's padding aside).
-    assert m["plot"]["width"] >= min(600, width - 16), m
-    # The readouts and the buttons sit under the plot, not beside it.
-    for testid in ("optimize-button", "elbo", "elbo-trace"):
-        box = frame.locator(f"[data-testid={testid}]").bounding_box()
-        assert box["y"] >= m["plot"]["bottom"], (testid, box, m["plot"])
+    for width in (600, 700, 760):
+        article.resize(frame, width)
+        m = fits(frame, f"column of {width} px")
+        # At least 600 px, or all of a narrower column (the page's padding aside).
+        assert m["plot"]["width"] >= min(600, width - 16), m
+        # The readouts and the buttons sit under the plot, not beside it.
+        for testid in ("optimize-button", "elbo", "elbo-trace"):
+            box = frame.locator(f"[data-testid={testid}]").bounding_box()
+            assert box["y"] >= m["plot"]["bottom"], (width, testid, box, m["plot"])
 
 
 @pytest.mark.parametrize("start,stop", [(320, 1000)])
@@ -185,16 +229,14 @@ def test_every_width_fits(article, start, stop):
     wait_frame_ready(frame)
     plot_widths = set()
     for width in range(start, stop + 1, 20):
-        article.page.set_viewport_size({"width": width, "height": 900})
-        frame.wait_for_function(f"document.documentElement.clientWidth === {width}", polling=100)
-        frame.wait_for_timeout(60)
+        article.resize(frame, width)
         plot_widths.add(round(fits(frame, f"{width} px")["plot"]["width"]))
     assert len(plot_widths) > 10  # the plot was laid out again as the frame grew
 
 
 def test_an_embed_has_a_legend_and_no_runtime_versions(article, page, server):
+    before_python(page)  # the legend and the footer are the page's own, from its first paint
     frame = article.open(700, "embed=1")
-    wait_frame_ready(frame)
     assert frame.is_visible("[data-testid=legend]")
     assert "orange q" in frame.text_content("[data-testid=legend]")
     assert not frame.is_visible(".hint")
@@ -208,16 +250,21 @@ def test_an_embed_has_a_legend_and_no_runtime_versions(article, page, server):
     assert "Pyodide" in page.inner_text("footer")
 
 
-@pytest.mark.parametrize("width", [375, 700])
-def test_more_controls_still_fit(article, width):
+def test_more_controls_still_fit(article):
     """A host that asks for more (controls=...) gets a smaller plot, not a scrollbar, even when
     the samples' Monte Carlo line appears later."""
-    frame = article.open(width, "embed=1&controls=target,family,optimizer,trace,samples")
+    frame = article.open(375, "embed=1&controls=target,family,optimizer,trace,samples")
     wait_frame_ready(frame)
-    before = fits(frame, "more controls")
-    frame.check("[data-testid=samples-toggle]")
-    frame.wait_for_function("!document.getElementById('mc-elbo').hidden", timeout=60_000, polling=100)
-    frame.wait_for_timeout(200)
-    after = fits(frame, "samples on")
-    assert after["plot"]["height"] <= before["plot"]["height"]
-    assert frame.is_visible("[data-testid=optimizer-select]") and frame.is_visible("[data-testid=mc-elbo]")
+    for width in (375, 700):
+        article.resize(frame, width)
+        if frame.is_checked("[data-testid=samples-toggle]"):
+            frame.uncheck("[data-testid=samples-toggle]")
+            frame.wait_for_function("document.getElementById('mc-elbo').hidden", polling=100)
+        before = fits(frame, f"more controls at {width} px")
+        frame.check("[data-testid=samples-toggle]")
+        frame.wait_for_function("!document.getElementById('mc-elbo').hidden", timeout=60_000, polling=100)
+        frame.wait_for_function("document.documentElement.dataset.viStatus === 'ready'", polling=100)
+        settled(frame)
+        after = fits(frame, f"samples on at {width} px")
+        assert after["plot"]["height"] <= before["plot"]["height"]
+        assert frame.is_visible("[data-testid=optimizer-select]") and frame.is_visible("[data-testid=mc-elbo]")

@@ -8,9 +8,10 @@ import json
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, wait_ready
-from tests.e2e.test_page import assert_clean, cpython, drag, readouts, wait_idle
+from tests.e2e.conftest import ARTIFACTS, wait_idle, wait_ready
+from tests.e2e.helpers import assert_clean, drag, readouts, wait_settled
 from tests.e2e.test_trace import series
+from tests.reference import call as cpython
 
 pytestmark = pytest.mark.e2e
 
@@ -20,10 +21,9 @@ def error(page, testid: str) -> float:
     return 0.0 if "exact" in text or "<" in text else float(text.replace("±", "").strip())
 
 
-def test_a_flow_is_chosen_optimized_and_linked(page, server):
-    page.set_viewport_size({"width": 1280, "height": 900})
-    page.goto(server.base_url + "?target=banana&family=gaussian-full")
-    wait_ready(page)
+def test_a_flow_is_chosen_optimized_and_linked(warm_page, page):
+    fresh = page
+    page = warm_page.show()
     page.select_option("[data-testid=family-select]", "flow")
     wait_idle(page)
     theta = json.loads(page.get_attribute("[data-testid=plot]", "data-theta"))
@@ -59,9 +59,10 @@ def test_a_flow_is_chosen_optimized_and_linked(page, server):
     # The link carries the layers: opened again it shows the same q (to the link's 7 figures).
     assert "layers=" in page.url and "family=flow" in page.url
     elbo = after["elbo"]
-    page.goto(page.url)
-    wait_ready(page)
-    wait_idle(page)
+    fresh.goto(page.url)
+    wait_ready(fresh)
+    wait_idle(fresh)
+    page = fresh
     assert readouts(page)["elbo"] == pytest.approx(elbo, abs=1e-4)
 
     # Samples from the flow, with their Monte Carlo ELBO.
@@ -89,7 +90,7 @@ def test_the_flow_beats_the_full_gaussian_on_the_banana_plainly(page, server):
     # Dragging it translates q: only the base mean changes.
     before = json.loads(page.get_attribute("[data-testid=plot]", "data-natural"))
     drag(page, "handle-0", 10, 0, steps=2)
-    wait_idle(page)
+    wait_settled(page)
     after = json.loads(page.get_attribute("[data-testid=plot]", "data-natural"))
     assert after["means"][0][0] > before["means"][0][0]
     def flat(natural):

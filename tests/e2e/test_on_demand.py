@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from tests.e2e.conftest import wait_ready
-from tests.e2e.test_page import assert_clean, drag, readouts, wait_idle
+from tests.e2e.conftest import wait_idle, wait_ready
+from tests.e2e.helpers import assert_clean, drag, readouts, wait_settled
 
 pytestmark = pytest.mark.e2e
 
@@ -23,7 +23,7 @@ def test_a_default_session_loads_no_scipy(page, page_log, server):
     wait_ready(page)
     # Drag q a little, Optimize, Reset, samples: the visitor's usual session.
     drag(page, "handle-0", 6, 4)
-    wait_idle(page)
+    wait_settled(page)
     page.click("[data-testid=optimize-button]")
     page.wait_for_function("/Converged/.test(document.querySelector('[data-testid=notice]').textContent)",
                            timeout=60_000)

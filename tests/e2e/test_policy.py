@@ -11,8 +11,8 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.e2e.conftest import wait_ready
-from tests.e2e.test_page import readouts, wait_idle
+from tests.e2e.conftest import wait_idle, wait_ready
+from tests.e2e.helpers import readouts
 
 pytestmark = pytest.mark.e2e
 

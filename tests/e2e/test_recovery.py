@@ -10,8 +10,8 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.e2e.conftest import wait_ready
-from tests.e2e.test_page import readouts, wait_idle
+from tests.e2e.conftest import wait_idle, wait_ready
+from tests.e2e.helpers import readouts
 
 pytestmark = pytest.mark.e2e
 
@@ -94,9 +94,8 @@ def test_link_code_is_contained_and_dies_with_its_target(browser, server):
         context.close()
 
 
-def test_a_worker_that_dies_while_idle_is_noticed_and_restarted(page, server):
-    page.goto(server.base_url)
-    wait_ready(page)
+def test_a_worker_that_dies_while_idle_is_noticed_and_restarted(warm_page):
+    page = warm_page.show()
     before = readouts(page)
     workers = [w for w in page.workers if w.url.startswith("blob:")]
     assert workers
@@ -132,9 +131,8 @@ def test_code_that_hoards_memory_is_stopped_with_a_message(page, server):
 
 
 @pytest.mark.parametrize("extent", ["(-3, 3, -3000, 3000)", "(-1e300, 1e300, -1e300, 1e300)"])
-def test_a_custom_target_is_applied_whole_or_not_at_all(page, server, extent):
-    page.goto(server.base_url + "?target=banana")
-    wait_ready(page)
+def test_a_custom_target_is_applied_whole_or_not_at_all(warm_page, extent):
+    page = warm_page.show()
     before = readouts(page)
     page.click("#custom summary")
     page.fill("[data-testid=custom-source]", f"extent = {extent}\ndef log_density(x, y):\n"
@@ -160,9 +158,8 @@ def log_density(x, y):
 """
 
 
-def test_a_slow_answer_takes_the_restart_offer_away(page, server):
-    page.goto(server.base_url)
-    wait_ready(page)
+def test_a_slow_answer_takes_the_restart_offer_away(warm_page):
+    page = warm_page.show()
     page.click("#custom summary")
     page.fill("[data-testid=custom-source]", SLOW)
     page.click("[data-testid=custom-apply]")
@@ -176,9 +173,8 @@ def test_a_slow_answer_takes_the_restart_offer_away(page, server):
     assert "busy" not in notice(page)
 
 
-def test_a_restart_says_what_it_could_not_keep(page, server):
-    page.goto(server.base_url)
-    wait_ready(page)
+def test_a_restart_says_what_it_could_not_keep(warm_page):
+    page = warm_page.show()
     page.click("#custom summary")
     page.fill("[data-testid=custom-source]", "def log_density(x, y):\n    return -0.5 * (x**2 + y**2)\n")
     page.click("[data-testid=custom-apply]")
@@ -209,9 +205,8 @@ HOSTILE_SOURCES = {
 
 
 @pytest.mark.parametrize("name", list(HOSTILE_SOURCES))
-def test_a_broken_target_from_the_editor_is_refused_and_nothing_is_lost(page, server, name):
-    page.goto(server.base_url + "?target=ring&family=gaussian-diagonal")
-    wait_ready(page)
+def test_a_broken_target_from_the_editor_is_refused_and_nothing_is_lost(warm_page, name):
+    page = warm_page.show(target="ring", family="gaussian-diagonal")
     before = readouts(page)
     page.click("#custom summary")
     page.fill("[data-testid=custom-source]", HOSTILE_SOURCES[name])
@@ -254,15 +249,12 @@ def test_a_failure_in_the_first_render_leaves_a_working_page_that_says_so(page, 
                            polling=100)
 
 
-def test_url_updates_do_not_fetch_the_favicon_again(page, server):
+def test_url_updates_do_not_fetch_the_favicon_again(warm_page):
     """The icon is inline (a data: URL): the link changing under a drag or a run costs nothing."""
-    icons: list[str] = []
-    page.on("request", lambda r: "favicon" in r.url and icons.append(r.url))
-    page.goto(server.base_url)
-    wait_ready(page)
+    page = warm_page.show()
     before = page.url
     page.click("[data-testid=optimize-button]")
     wait_notice(page, "Converged", timeout=120_000)
     assert page.url != before  # the link followed q
-    assert icons == []
+    assert [u for u in warm_page.log.requests if "favicon" in u] == []
     assert page.get_attribute("link[rel=icon]", "href").startswith("data:image/svg+xml")

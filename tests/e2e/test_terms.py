@@ -9,8 +9,9 @@ import math
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, wait_ready
-from tests.e2e.test_page import cpython, drag, readouts, wait_idle
+from tests.e2e.conftest import ARTIFACTS, wait_idle, wait_ready
+from tests.e2e.helpers import drag, readouts, wait_settled
+from tests.reference import call as cpython
 
 pytestmark = pytest.mark.e2e
 
@@ -30,9 +31,8 @@ def forces_current(page) -> dict:
     return json.loads(page.get_attribute("[data-testid=forces-chart]", "data-sweep"))
 
 
-def test_the_bound_figure_shows_the_readouts_on_a_fixed_scale(page, server):
-    page.goto(server.base_url + "?target=banana&family=gaussian-full")
-    wait_ready(page)
+def test_the_bound_figure_shows_the_readouts_on_a_fixed_scale(warm_page):
+    page = warm_page.show()
     first = scale(page)
     shown = []
     for act in ("start", "drag", "step", "optimize"):
@@ -44,7 +44,7 @@ def test_the_bound_figure_shows_the_readouts_on_a_fixed_scale(page, server):
             page.click("[data-testid=optimize-button]")
             page.wait_for_function("/Converged|limit/.test(document.querySelector('[data-testid=notice]').textContent)",
                                    timeout=120_000, polling=100)
-        wait_idle(page)
+        wait_settled(page)
         r = readouts(page)
         p = parts(page)
         for key, testid in (("expected_log_density", "expected-log-density"), ("entropy", "entropy"),
@@ -63,10 +63,8 @@ def test_the_bound_figure_shows_the_readouts_on_a_fixed_scale(page, server):
     page.screenshot(path=str(ARTIFACTS / "terms-full-1280.png"), full_page=True)
 
 
-def test_the_two_forces_follow_q(page, server):
-    page.set_viewport_size({"width": 1280, "height": 1000})
-    page.goto(server.base_url + "?target=banana&family=gaussian-diagonal")
-    wait_ready(page)
+def test_the_two_forces_follow_q(warm_page):
+    page = warm_page.show(family="gaussian-diagonal", height=1000)
     sweep = forces_current(page)
     theta = json.loads(page.get_attribute("[data-testid=plot]", "data-theta"))
     want = cpython("forces", target="banana", family="gaussian-diagonal", theta=theta)
@@ -104,9 +102,8 @@ def test_the_terms_are_not_in_an_embed_unless_asked_for(page, server):
     forces_current(page)
 
 
-def test_the_optimizer_leaves_a_trail_that_a_drag_clears(page, server):
-    page.goto(server.base_url + "?target=banana&family=gaussian-full")
-    wait_ready(page)
+def test_the_optimizer_leaves_a_trail_that_a_drag_clears(warm_page):
+    page = warm_page.show()
     assert page.get_attribute("[data-testid=plot]", "data-trail") == "0"
     page.click("[data-testid=optimize-button]")
     page.wait_for_function("/Converged|limit/.test(document.querySelector('[data-testid=notice]').textContent)",
@@ -114,7 +111,7 @@ def test_the_optimizer_leaves_a_trail_that_a_drag_clears(page, server):
     wait_idle(page)
     assert int(page.get_attribute("[data-testid=plot]", "data-trail")) >= 3
     drag(page, "handle-0", 30, 20)
-    wait_idle(page)
+    wait_settled(page)
     page.wait_for_function("document.querySelector('[data-testid=plot]').dataset.trail === '0'", polling=100)
 
 
@@ -133,13 +130,13 @@ def test_handles_keep_apart_on_a_small_q_and_the_mean_wins(page, server):
         assert math.hypot(x - mean[0], y - mean[1]) >= 21.5, testid
     before = json.loads(page.get_attribute("[data-testid=plot]", "data-natural"))
     drag(page, "handle-0", 12, 0, steps=3)
-    wait_idle(page)
+    wait_settled(page)
     after = json.loads(page.get_attribute("[data-testid=plot]", "data-natural"))
     assert after["means"][0][0] > before["means"][0][0]  # the mean moved ...
     assert after["scales"][0] == pytest.approx(before["scales"][0])  # ... and no scale did
     # A scale handle drawn pushed out moves q by the pointer's motion, not to the pointer.
     drag(page, "scale-handle-sx", 5, 0, steps=1)
-    wait_idle(page)
+    wait_settled(page)
     grown = json.loads(page.get_attribute("[data-testid=plot]", "data-natural"))
     frame_w = page.locator("[data-testid=plot]").bounding_box()["width"]
     assert grown["scales"][0][0] > before["scales"][0][0]

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from .conftest import ARTIFACTS, _QuietHandler, axe_serious, start_server, wait_ready
-from .test_embed_layout import HOST, SEED_IFRAME, wait_frame_ready
+from .helpers import before_python
+from .test_embed_layout import HOST, SEED_IFRAME, restart_run, wait_frame_ready
 
 BACKGROUND = "getComputedStyle(document.body).backgroundColor"
 DARK_BG = "rgb(22, 24, 28)"
@@ -47,19 +48,30 @@ def theme_of(page) -> str:
     ("dark", "?theme=light", LIGHT_BG),
 ])
 def test_theme_follows_the_system_unless_the_link_says(browser, server, scheme, query, expected):
+    """Chosen before the first paint, from the link or the system (read with Python held
+    back: the theme is the page's own); the link that overrides a dark system is also checked
+    once Python is ready."""
     context = browser.new_context(color_scheme=scheme)
+    ready = (scheme, query) == ("dark", "?theme=light")
     try:
         page = context.new_page()
         errors: list[str] = []
         page.on("console", lambda m: m.type == "error" and errors.append(m.text))
         page.on("pageerror", lambda e: errors.append(str(e)))
+        if not ready:
+            before_python(page)
         # The colours are right at the first paint: check as soon as the page has parsed.
         page.goto(server.base_url + query, wait_until="domcontentloaded")
         assert theme_of(page) == expected
-        wait_ready(page)
+        page.wait_for_function("document.querySelector('[data-testid=elbo]').dataset.value !== ''"
+                               " && !document.documentElement.hasAttribute('data-vi-before-script')",
+                               polling=100)
+        if ready:
+            wait_ready(page)
         assert theme_of(page) == expected
         # The link keeps its theme as the page rewrites it.
         if query:
+            page.wait_for_function("new URLSearchParams(location.search).has('target')", polling=100)
             assert query.lstrip("?") in page.evaluate("location.search")
         assert page.is_hidden("[data-testid=notice]")
         # The trace's canvas took the theme's colours: its log Z line is the theme's blue.
@@ -75,8 +87,10 @@ def test_a_bad_theme_in_the_link_is_reported_and_ignored(browser, server):
     context = browser.new_context(color_scheme="dark")
     try:
         page = context.new_page()
+        before_python(page)  # the link is read, and its theme chosen, before Python
         page.goto(server.base_url + "?theme=%3Cb%3Epurple%3C%2Fb%3E")
-        wait_ready(page)
+        page.wait_for_function("!document.documentElement.hasAttribute('data-vi-before-script')",
+                               polling=100)
         notice = page.text_content("[data-testid=notice]")
         assert 'unknown theme "<b>purple</b>"' in notice  # quoted as text, never as HTML
         assert page.locator("[data-testid=notice] b").count() == 0
@@ -99,8 +113,9 @@ def host(dist: Path, tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_screenshots_in_both_themes(browser, host, scheme):
-    """Embedded in the seed's iframe at 320, 375, 700 and 1000 px after an Optimize, and the
-    full page at 1280 px, in each theme: written to test-artifacts/ to be looked at."""
+    """Embedded in the seed's iframe at 320, 375, 700 and 1000 px after an Optimize (one frame,
+    resized from width to width), and the full page at 1280 px, in each theme: written to
+    test-artifacts/ to be looked at."""
     site_url, host_url, host_dir = host
     ARTIFACTS.mkdir(exist_ok=True)
     src = f"{site_url}?embed=1&target=bimodal&family=mixture-3"
@@ -109,11 +124,15 @@ def test_screenshots_in_both_themes(browser, host, scheme):
     context = browser.new_context(color_scheme=scheme)
     try:
         page = context.new_page()
+        page.set_viewport_size({"width": 320, "height": 720})
+        page.goto(host_url + "article.html")
+        frame = page.wait_for_selector("iframe").content_frame()
+        wait_frame_ready(frame)
         for width in (320, 375, 700, 1000):
-            page.set_viewport_size({"width": width, "height": 720})
-            page.goto(host_url + "article.html")
-            frame = page.wait_for_selector("iframe").content_frame()
-            wait_frame_ready(frame)
+            if width != 320:
+                page.set_viewport_size({"width": width, "height": 720})
+                frame.wait_for_function(f"document.documentElement.clientWidth === {width}", polling=100)
+                restart_run(frame)
             frame.click("[data-testid=optimize-button]")
             frame.wait_for_function("document.documentElement.dataset.viStatus === 'ready'"
                                     " && !document.getElementById('notice').hidden", timeout=60_000, polling=100)

@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from tests.e2e.conftest import wait_ready
-from tests.e2e.test_page import cpython, drag, readouts, wait_idle
+from tests.e2e.conftest import wait_idle, wait_ready
+from tests.e2e.helpers import drag, readouts, wait_settled
+from tests.reference import call as cpython
 
 pytestmark = pytest.mark.e2e
 
@@ -34,10 +35,11 @@ def below_log_z(page, drawn: list[dict]) -> None:
 
 
 @pytest.mark.parametrize("switch", ["target", "family", "k"])
-def test_switching_target_family_or_k_starts_a_clean_trace(page, server, switch):
-    start = "family=mixture-full&k=1" if switch == "k" else "family=gaussian-diagonal"
-    page.goto(server.base_url + "?target=banana&" + start)
-    wait_ready(page)
+def test_switching_target_family_or_k_starts_a_clean_trace(warm_page, switch):
+    page = warm_page.show(family="mixture-full" if switch == "k" else "gaussian-diagonal")
+    if switch == "k":
+        page.select_option("[data-testid=k-select]", "1")
+        wait_idle(page)
     optimize_to_end(page)
     before = series(page)
     assert len(before[-1]["points"]) > 2
@@ -62,9 +64,8 @@ def test_switching_target_family_or_k_starts_a_clean_trace(page, server, switch)
     below_log_z(page, after)
 
 
-def test_a_drag_ends_the_run_and_the_next_optimize_climbs_from_there(page, server):
-    page.goto(server.base_url + "?target=banana&family=gaussian-full")
-    wait_ready(page)
+def test_a_drag_ends_the_run_and_the_next_optimize_climbs_from_there(warm_page):
+    page = warm_page.show()
     optimize_to_end(page)
     assert "Converged" in page.text_content("[data-testid=notice]")
     drag(page, "handle-0", 60, 40)
@@ -91,7 +92,7 @@ def gauge(page) -> float:
     return float(page.get_attribute("#bound", "data-fill"))
 
 
-def test_the_bound_gauge_has_one_fixed_scale(page, server):
+def test_the_bound_gauge_has_one_fixed_scale(warm_page):
     """The gap bar is the KL gap on a fixed log scale (0 full, 100 nats empty): the same q
     always fills it the same, and a worse q always fills it less."""
     import math
@@ -99,12 +100,11 @@ def test_the_bound_gauge_has_one_fixed_scale(page, server):
     def expected(kl: float) -> float:
         return 1 - min(1.0, math.log1p(max(kl, 0) / 0.01) / math.log1p(100 / 0.01))
 
-    page.goto(server.base_url + "?target=banana&family=gaussian-full")
-    wait_ready(page)
+    page = warm_page.show()
     start = readouts(page)
     assert gauge(page) == pytest.approx(expected(start["kl"]), abs=1e-9)
     drag(page, "handle-0", 40, 30)
-    wait_idle(page)
+    wait_settled(page)
     far = readouts(page)
     assert far["kl"] > start["kl"] and gauge(page) < expected(start["kl"])
     assert gauge(page) == pytest.approx(expected(far["kl"]), abs=1e-9)
@@ -117,19 +117,17 @@ def test_the_bound_gauge_has_one_fixed_scale(page, server):
     assert "KL(q‖p)" in text and "−0.0000" not in text
 
 
-def test_only_the_handles_capture_touch(page, server):
+def test_only_the_handles_capture_touch(warm_page):
     """A swipe on the plot's background scrolls the page on a phone; only the handles keep
     their gestures for dragging q."""
-    page.goto(server.base_url)
-    wait_ready(page)
+    page = warm_page.show()
     style = "el => getComputedStyle(el).touchAction"
     assert page.eval_on_selector("[data-testid=plot]", style) == "auto"
     assert page.eval_on_selector("[data-testid=handle-0]", style) == "none"
 
 
-def test_q_cannot_leave_the_plot_and_focus_never_scrolls_it(page, server):
-    page.goto(server.base_url + "?target=banana&family=gaussian-full")
-    wait_ready(page)
+def test_q_cannot_leave_the_plot_and_focus_never_scrolls_it(warm_page):
+    page = warm_page.show()
     extent = next(t["extent"] for t in cpython("catalog")["targets"] if t["id"] == "banana")
     drag(page, "handle-0", 400, -300, steps=4)  # far past the top right corner
     wait_idle(page)
@@ -158,6 +156,6 @@ def test_the_mean_wins_when_a_small_q_puts_its_handles_together(page, server):
     assert hit == "handle-0"
     before = json.loads(page.get_attribute("#plot", "data-natural"))
     drag(page, "handle-0", 20, 0, steps=2)
-    wait_idle(page)
+    wait_settled(page)
     after = json.loads(page.get_attribute("#plot", "data-natural"))
     assert after["scales"] == before["scales"] and after["means"] != before["means"]  # the mean moved, not a scale

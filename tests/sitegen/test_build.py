@@ -24,6 +24,7 @@ import build
 from sitegen import BuildError
 from sitegen import runtime as rt
 from sitegen.bundle import inline_asset
+from sitegen.cache import Memo, build_session
 from sitegen.claims import check_all
 from sitegen.config import load_config, parse_config
 from sitegen.data import gather_data, initial_data
@@ -32,6 +33,7 @@ from sitegen.write import write_site
 from vi_core.protocol import Session
 
 ROOT = Path(__file__).resolve().parents[2]
+BUILD_CACHE = ROOT / ".cache" / "pyodide"
 
 
 @pytest.fixture(scope="module")
@@ -379,18 +381,10 @@ def test_write_replaces_the_output_and_ships_the_runtime_only_when_vendored(tmp_
 # ------------------------------------------------------------------------------------ build
 
 
-@pytest.fixture(scope="module")
-def two_builds(tmp_path_factory) -> tuple[Path, Path]:
-    outs = []
-    for name in ("a", "b"):
-        out = tmp_path_factory.mktemp(name) / "dist"
-        build.build(out, ROOT / "site.toml", ROOT / ".cache" / "pyodide", None, offline=True)
-        outs.append(out)
-    return outs[0], outs[1]
-
-
-def test_two_builds_are_byte_identical(two_builds):
-    a, b = two_builds
+def test_two_builds_are_byte_identical(kept_build, fresh_build):
+    """A build that takes what the cache kept (views, claims, wheel, encodings) writes exactly
+    what a build that computes everything anew writes."""
+    a, b = kept_build, fresh_build
     files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
     files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
     assert files_a == files_b
@@ -398,17 +392,14 @@ def test_two_builds_are_byte_identical(two_builds):
     assert mismatch == [] and errors == []
 
 
-def test_urls_are_relative(two_builds):
-    a, _ = two_builds
-    for page in a.rglob("*.html"):
+def test_urls_are_relative(fresh_build):
+    for page in fresh_build.rglob("*.html"):
         text = page.read_text()
         assert 'src="/' not in text and 'href="/' not in text, page
 
 
-def test_cdn_runtime_build_is_small_and_pinned(tmp_path):
-    out = tmp_path / "dist"
-    build.build(out, ROOT / "site.toml", ROOT / ".cache" / "pyodide", None, offline=True,
-                runtime_mode="cdn")
+def test_cdn_runtime_build_is_small_and_pinned(cdn_build):
+    out = cdn_build
     files = [p for p in out.rglob("*") if p.is_file() and p.name != "standalone.html"]
     views = out / "views"
     # The code (scripts, style, vi_core's wheel, licences) is small; each page (main, scenes,
@@ -526,9 +517,10 @@ def test_a_malformed_claim_is_refused(claim, message):
 
 
 def test_the_sites_scenes_carry_claims_and_they_hold():
-    config = load_config(ROOT / "site.toml")
+    # (As the build checks them: a claim that held for the same scene and source is not refit.)
+    config = load_config(ROOT / "site.toml", build_session(Memo(BUILD_CACHE)))
     assert all(scene["claims"] for scene in config["scenes"])
-    assert check_all(config) >= len(config["scenes"])
+    assert check_all(config, BUILD_CACHE / "claims") >= len(config["scenes"])
 
 
 def test_a_flow_scene_of_any_depth_has_its_claims_checked_by_the_flows_own_fit():

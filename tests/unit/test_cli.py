@@ -14,6 +14,8 @@ import vi_core as vi
 from vi_core.families import family_ids
 from vi_core.targets import target_ids
 
+from tests.reference import library_fit
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -55,6 +57,8 @@ def test_fit_json() -> None:
     assert out["target"] == "banana" and out["optimizer"] == "lbfgs" and out["converged"]
     assert out["kl"] == pytest.approx(out["log_z"] - out["elbo"])
     assert set(out["params"]) == {"weights", "means", "scales", "correlations"}
+    # The CLI's fit is the library's (the page's Optimize is compared with the library's).
+    assert out["kl"] == pytest.approx(library_fit("banana", "gaussian-full").kl, abs=1e-12)
 
 
 def test_fit_table_and_options() -> None:

@@ -6,7 +6,6 @@ rules while fitting, the CLI, and the page's views of flows."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
@@ -330,8 +329,7 @@ def test_a_flow_fit_turns_its_rules_and_a_gaussian_fit_does_not() -> None:
     assert a.n_evals >= a.iterations + 2
 
 
-@pytest.mark.skipif(os.environ.get("VI_CORE_SLOW") != "1",
-                    reason="a 16-layer fit, about 25 s; VI_CORE_SLOW=1 runs it")
+@pytest.mark.slow  # a 16-layer fit, about 25 s: `make test-slow`
 def test_a_deep_flow_no_longer_bends_into_the_rules_gaps() -> None:
     """Before the rules turned, flow-16 on bimodal ended with the cubature 0.11 above log Z and
     KL 0.07 on fresh draws (refused). Now: well fitted on fresh draws, and never above log Z

@@ -3,9 +3,7 @@ accuracy at the fitted q, budgets, robustness."""
 
 from __future__ import annotations
 
-import functools
 import itertools
-import os
 
 import numpy as np
 import pytest
@@ -18,6 +16,8 @@ from vi_core.optimize import OPTIMIZERS, Step, optimize, optimizer_ids
 from vi_core.starts import initial_params, random_params
 from vi_core.targets import get_target, target_ids
 
+from tests.reference import library_fit
+
 from .test_elbo import ACCURACY, reference_elbo
 
 # Flows (seconds per fit, their own ELBO and fit) are tested in tests/unit/test_flows.py.
@@ -25,9 +25,9 @@ PAIRS = [(t, f) for t in target_ids() for f in family_ids() if not is_flow_id(f)
 GAUSSIANS = ["gaussian-isotropic", "gaussian-diagonal", "gaussian-full"]
 
 
-@functools.cache
 def cached_fit(tid: str, fid: str) -> FitResult:
-    return fit(get_target(tid), get_family(fid))
+    """vi_core's fit of a built-in pair, made once per test process (tests.reference)."""
+    return library_fit(tid, fid)
 
 
 def final(target, family, theta0, optimizer="lbfgs", **kw) -> Step:
@@ -185,9 +185,7 @@ def test_fit_reaches_best_known_optimum(tid: str, fid: str) -> None:
     assert cached_fit(tid, fid).kl <= BEST_KNOWN[(tid, fid)] + 1e-3
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(os.environ.get("VI_CORE_SLOW") != "1",
-                    reason="slow (~10 min): set VI_CORE_SLOW=1")
+@pytest.mark.slow  # about 10 min: `make test-slow`
 @pytest.mark.parametrize("tid, fid", PAIRS)
 def test_fit_reaches_best_of_20_restarts(tid: str, fid: str) -> None:
     """fit (one deterministic run, no restarts) within 1e-3 nats of the best of 20 random

@@ -20,11 +20,10 @@ from pathlib import Path
 
 import pytest
 
-import build
 from sitegen import BuildError
 from sitegen import runtime as rt
 from sitegen.bundle import inline_asset
-from sitegen.cache import Memo, build_session
+from sitegen.cache import CachedSession, Memo, build_session
 from sitegen.claims import check_all
 from sitegen.config import load_config, parse_config
 from sitegen.data import gather_data, initial_data
@@ -34,6 +33,11 @@ from vi_core.protocol import Session
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_CACHE = ROOT / ".cache" / "pyodide"
+
+
+def kept() -> CachedSession:
+    """A protocol session whose pure replies are the build's kept ones (sitegen.cache)."""
+    return build_session(Memo(BUILD_CACHE))
 
 
 @pytest.fixture(scope="module")
@@ -204,7 +208,7 @@ def _scene(**fields) -> dict:
 def test_config_errors_say_where(raw, message):
     """Each problem stops the build with a message that starts by saying where it is."""
     with pytest.raises(BuildError, match="^" + re.escape(message)):
-        parse_config(raw, "site.toml", Session())
+        parse_config(raw, "site.toml", kept())
 
 
 def test_config_fills_defaults():
@@ -226,7 +230,7 @@ def test_config_fills_defaults():
 
 
 def test_initial_data_is_plain_json():
-    session = Session()
+    session = build_session(Memo(BUILD_CACHE))  # the build's kept replies (two checked afresh below)
     config = load_config(ROOT / "site.toml", session)
     data = gather_data(config, session)
     initial = initial_data(config["defaults"], data, data["first_views"]["main"],
@@ -474,17 +478,17 @@ def _claimed(*claims: dict, **scene) -> dict:
 def test_a_true_claim_builds_and_a_false_one_stops_the_build_naming_the_scene(tmp_path):
     same = {"says": "mean field loses nothing here",
             "kl_same_as": {"family": "gaussian-full", "within": 0.001}}
-    config = parse_config(_claimed(same), "site.toml", Session())
+    config = parse_config(_claimed(same), "site.toml", kept())
     assert check_all(config) == 1
     worse = {"says": "mean field is much worse here",
              "kl_worse_than": {"family": "gaussian-full", "by": 0.3}}
-    config = parse_config(_claimed(same, worse), "site.toml", Session())
+    config = parse_config(_claimed(same, worse), "site.toml", kept())
     with pytest.raises(BuildError, match=r"scene 'mf': the claim 'mean field is much worse here' is "
                                          r"false .*KL\(gaussian-diagonal\) - KL\(gaussian-full\) = 0\.1451"):
         check_all(config)
     # A held claim is remembered for the same scene and vi_core; a false one never is.
     cache = tmp_path / "claims"
-    check_all(parse_config(_claimed(same), "site.toml", Session()), cache)
+    check_all(parse_config(_claimed(same), "site.toml", kept()), cache)
     assert len(list(cache.iterdir())) == 1
     with pytest.raises(BuildError):
         check_all(config, cache)
@@ -498,7 +502,7 @@ def test_a_true_claim_builds_and_a_false_one_stops_the_build_naming_the_scene(tm
     ({"says": "it is exact", "kl_below": 0.01}, "kl = "),
 ])
 def test_each_kind_of_false_claim_is_caught(claim, quantity):
-    config = parse_config(_claimed(claim), "site.toml", Session())
+    config = parse_config(_claimed(claim), "site.toml", kept())
     with pytest.raises(BuildError, match=f"scene 'mf'.*{quantity}"):
         check_all(config)
 
@@ -513,7 +517,7 @@ def test_each_kind_of_false_claim_is_caught(claim, quantity):
 ])
 def test_a_malformed_claim_is_refused(claim, message):
     with pytest.raises(BuildError, match=message):
-        parse_config(_claimed(claim), "site.toml", Session())
+        parse_config(_claimed(claim), "site.toml", kept())
 
 
 def test_the_sites_scenes_carry_claims_and_they_hold():
@@ -527,10 +531,10 @@ def test_a_flow_scene_of_any_depth_has_its_claims_checked_by_the_flows_own_fit()
     # flow-2: a depth the page does not list (its id carries the layers); fit by fit_flow, and
     # the probe widens the base's L (vi.scaled).
     ok = {"says": "a wider q trades the terms", "wider_q_trades_terms": 2.0}
-    assert check_all(parse_config(_claimed(ok, family="flow-2"), "site.toml", Session())) == 1
+    assert check_all(parse_config(_claimed(ok, family="flow-2"), "site.toml", kept())) == 1
     false = {"says": "it is exact", "kl_below": 1e-6}
     with pytest.raises(BuildError, match=r"scene 'mf'.*kl = "):
-        check_all(parse_config(_claimed(false, family="flow-2"), "site.toml", Session()))
+        check_all(parse_config(_claimed(false, family="flow-2"), "site.toml", kept()))
     mean = {"says": "it ends on the right", "mean_x_above": 0.5}
     with pytest.raises(BuildError, match=r"not flows"):
-        check_all(parse_config(_claimed(mean, family="flow-2"), "site.toml", Session()))
+        check_all(parse_config(_claimed(mean, family="flow-2"), "site.toml", kept()))

@@ -15,7 +15,7 @@ from sitegen.cache import Memo, build_session
 from sitegen.claims import check_all
 from sitegen.config import load_config, parse_config
 from sitegen.render import lesson_bar, render
-from tests.sitegen.test_build import _csp, _embedded, _plain_inputs, no_disk  # noqa: F401
+from tests.sitegen.test_build import _csp, _embedded, _plain_inputs, kept, no_disk  # noqa: F401
 from vi_core.protocol import Session
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +37,7 @@ def test_lessons_are_parsed_in_order_with_their_steps():
     assert (b["step"], b["defaults"]["family"], b["defaults"]["optimizer"]) == (2, "mixture-3", "adam")
     assert config["scenes"] == []
     # No [[lessons]]: none.
-    assert parse_config({}, "test.toml", Session())["lessons"] == []
+    assert parse_config({}, "test.toml", kept())["lessons"] == []
 
 
 @pytest.mark.parametrize(("raw", "message"), [
@@ -49,7 +49,7 @@ def test_lessons_are_parsed_in_order_with_their_steps():
 ])
 def test_lesson_config_errors_say_where(raw, message):
     with pytest.raises(BuildError, match=message):
-        parse_config(raw, "test.toml", Session())
+        parse_config(raw, "test.toml", kept())
 
 
 def _claimed(*claims: dict, **lesson) -> dict:
@@ -59,11 +59,11 @@ def _claimed(*claims: dict, **lesson) -> dict:
 
 def test_a_false_lesson_claim_stops_the_build_naming_the_lesson(tmp_path, capsys):
     true = {"says": "the ELBO is more than 13 nats below log Z", "start_kl_above": 13.0}
-    assert check_all(parse_config(_claimed(true), "test.toml", Session())) == 1
+    assert check_all(parse_config(_claimed(true), "test.toml", kept())) == 1
     false = {"says": "q is nearly exact", "start_kl_below": 1.0}
     with pytest.raises(BuildError, match=r"^lesson step 2 'gap': the claim 'q is nearly exact' is "
                                          r"false for what the page shows: start_kl = 13\.04, not < 1"):
-        check_all(parse_config(_claimed(true, false), "test.toml", Session()))
+        check_all(parse_config(_claimed(true, false), "test.toml", kept()))
     # Through the command line: the build stops before writing anything, and says why.
     config = tmp_path / "test.toml"
     config.write_text('[[lessons]]\nslug = "gap"\ntitle = "Gap"\ntarget = "banana"\n'
@@ -87,21 +87,21 @@ def test_a_false_lesson_claim_stops_the_build_naming_the_lesson(tmp_path, capsys
 ])
 def test_each_new_kind_of_false_claim_is_caught(claim, why):
     with pytest.raises(BuildError, match=f"lesson step 2 'gap'.*{why}"):
-        check_all(parse_config(_claimed(claim), "test.toml", Session()))
+        check_all(parse_config(_claimed(claim), "test.toml", kept()))
 
 
 def test_widening_q_trades_the_two_terms():
     claim = {"says": "widen q: H[q] rises, E_q[log p~] falls", "wider_q_trades_terms": 2.0}
     # A narrow q on the banana's ridge: twice the scales, more entropy and a lower first term.
     on_ridge = {"means": [[0.0, 0.1]], "scales": [[0.15, 0.15]]}
-    assert check_all(parse_config(_claimed(claim, q=on_ridge), "test.toml", Session())) == 1
+    assert check_all(parse_config(_claimed(claim, q=on_ridge), "test.toml", kept())) == 1
     # A mixture's components widen too (each scale times the factor).
     assert check_all(parse_config(_claimed(claim, family="mixture-3", q=None), "test.toml",
-                                  Session())) == 1
+                                  kept())) == 1
     # In the hole of the ring a wider q reaches the ring: E_q[log p~] rises, the claim is false.
     hole = {"means": [[0.2, 0.3]], "scales": [[0.1, 0.1]]}
     with pytest.raises(BuildError, match=r"lesson step 2 'gap'.*E_q\[log p~\] by \+[0-9.]+, not up and down"):
-        check_all(parse_config(_claimed(claim, target="ring", q=hole), "test.toml", Session()))
+        check_all(parse_config(_claimed(claim, target="ring", q=hole), "test.toml", kept()))
 
 
 def _with_lessons(n: int) -> tuple[dict, dict, dict]:

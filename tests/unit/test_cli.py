@@ -11,10 +11,9 @@ import numpy as np
 import pytest
 
 import vi_core as vi
+from tests.reference import library_fit
 from vi_core.families import family_ids
 from vi_core.targets import target_ids
-
-from tests.reference import library_fit
 
 ROOT = Path(__file__).resolve().parents[2]
 

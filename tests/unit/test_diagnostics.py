@@ -13,6 +13,7 @@ import pytest
 from scipy.stats import genpareto
 
 import vi_core as vi
+from tests.reference import reset_theta
 from vi_core.diagnostics import MAX_DRAWS, gpd_fit, khat_reading, psis_khat
 from vi_core.target import Target
 
@@ -215,7 +216,7 @@ def test_the_honest_limit_a_q_on_one_of_two_far_modes() -> None:
 
 def test_diagnose_is_seeded() -> None:
     target, family = vi.get_target("banana"), vi.get_family("mixture-full-2")
-    theta = vi.initial_params(target, family)
+    theta = reset_theta(target, family)
     a = vi.diagnose(target, family, theta, seed=4)
     b = vi.diagnose(target, family, theta, seed=4)
     c = vi.diagnose(target, family, theta, seed=5)

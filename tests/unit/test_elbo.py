@@ -8,10 +8,11 @@ import time
 import numpy as np
 import pytest
 
+from tests.reference import reset_theta
 from vi_core.elbo import LADDER, ElboResult, _expected_norm, elbo, elbo_mc, entropy
 from vi_core.errors import FamilyError
 from vi_core.families import Family, family_ids, get_family, is_flow_id
-from vi_core.starts import initial_params, random_params
+from vi_core.starts import random_params
 from vi_core.targets import get_target, target_ids
 
 ACCURACY = 1e-4  # nats, against the reference
@@ -59,11 +60,11 @@ def gaussian_kl(m0, s0, m1, s1) -> float:
 
 def test_result_fields_and_decomposition() -> None:
     t, f = get_target("banana"), get_family("mixture-3")
-    r = elbo(t, f, initial_params(t, f))
+    r = elbo(t, f, reset_theta(t, f))
     assert r.elbo == pytest.approx(r.expected_log_density + r.entropy, abs=1e-12)
     assert r.grad is not None and r.grad.shape == (f.n_params,)
     assert 0 <= r.error < 1e-5 and r.n_nodes > 0 and r.order in LADDER
-    assert elbo(t, f, initial_params(t, f), with_grad=False).grad is None
+    assert elbo(t, f, reset_theta(t, f), with_grad=False).grad is None
 
 
 @pytest.mark.parametrize("fid", ["gaussian-isotropic", "gaussian-diagonal", "gaussian-full",
@@ -96,7 +97,7 @@ def test_gradient_matches_finite_differences(tid: str, fid: str) -> None:
     step 1e-5, on the same fixed rule)."""
     t, f = get_target(tid), get_family(fid)
     rng = np.random.default_rng(hash((tid, fid)) % 2**32)
-    for theta in (initial_params(t, f), random_params(t, f, rng)):
+    for theta in (reset_theta(t, f), random_params(t, f, rng)):
         r = elbo(t, f, theta)
         order = min(r.order, 45)  # a cheaper rule is just as good a test of the derivative
         g = fixed_rule(t, f, theta, order).grad
@@ -114,7 +115,7 @@ def test_gradient_matches_finite_differences(tid: str, fid: str) -> None:
 @pytest.mark.parametrize("tid", target_ids())
 def test_accuracy_at_default_q(tid: str, fid: str) -> None:
     t, f = get_target(tid), get_family(fid)
-    theta = initial_params(t, f)
+    theta = reset_theta(t, f)
     r = elbo(t, f, theta, with_grad=False)
     ref = reference_elbo(t, f, theta)
     assert abs(r.elbo - ref) <= ACCURACY, (r.elbo, ref, r.error, r.order)
@@ -241,14 +242,14 @@ def test_nonfinite_target_gives_nonfinite_elbo_not_an_exception() -> None:
             return np.where(np.asarray(x) > 0.5, np.nan, v), gx, gy
 
     f = get_family("gaussian-full")
-    r = elbo(Holey(), f, initial_params(base, f))
+    r = elbo(Holey(), f, reset_theta(base, f))
     assert not np.isfinite(r.elbo) and r.error == np.inf and r.grad is None
 
 
 @pytest.mark.parametrize("fid", ["gaussian-full", "mixture-3", "mixture-full"])
 def test_monte_carlo_is_unbiased(fid: str) -> None:
     t, f = get_target("banana"), get_family(fid)
-    theta = initial_params(t, f)
+    theta = reset_theta(t, f)
     exact = elbo(t, f, theta)
     rng = np.random.default_rng(0)
     runs = [elbo_mc(t, f, theta, n_samples=200, rng=rng) for _ in range(400)]
@@ -264,7 +265,7 @@ def test_monte_carlo_is_unbiased(fid: str) -> None:
 
 def test_monte_carlo_is_seeded_and_validated() -> None:
     t, f = get_target("banana"), get_family("mixture-3")
-    theta = initial_params(t, f)
+    theta = reset_theta(t, f)
     a = elbo_mc(t, f, theta, n_samples=64, rng=np.random.default_rng(5))
     b = elbo_mc(t, f, theta, n_samples=64, rng=np.random.default_rng(5))
     assert a.elbo == b.elbo
@@ -282,7 +283,7 @@ def test_mixture_entropy_function() -> None:
     with pytest.raises(FamilyError, match="no closed form"):
         f.entropy(theta)  # a mixture's entropy needs the cubature
     g = get_family("gaussian-diagonal")
-    th = initial_params(get_target("banana"), g)
+    th = reset_theta(get_target("banana"), g)
     assert entropy(g, th).error == 0.0
 
 
@@ -290,7 +291,7 @@ def test_gaussian_elbo_speed() -> None:
     """Budget: ~1 ms per ELBO + gradient for a Gaussian (asserted loosely: the machine is
     shared; bench/bench.py reports the real numbers)."""
     t, f = get_target("banana"), get_family("gaussian-full")
-    theta = initial_params(t, f)
+    theta = reset_theta(t, f)
     times = []
     for _ in range(50):
         t0 = time.perf_counter()

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import vi_core as vi
+from tests.reference import reset_theta
 from vi_core.protocol import Session
-from vi_core.starts import initial_params
 
 # correlated-gaussian: log p~ = -1/2 (z-m)^T S^-1 (z-m) (see vi_core/targets.py)
 M = np.array([0.5, 0.25])
@@ -49,7 +49,7 @@ def test_entropy_grows_with_the_scale_and_c1_is_q(target_id: str, family_id: str
     family's starting q); and the sweep's c = 1 is q itself, as the readouts show it."""
     target = vi.get_target(target_id)
     family = vi.get_family(family_id, k)
-    theta = initial_params(target, family)
+    theta = reset_theta(target, family)
     sweep = vi.scale_sweep(target, family, theta, target.extent)
     hs = [h for h in sweep.entropy if h is not None]
     assert len(hs) >= 9

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import vi_core as vi
+from tests.reference import reset_theta
 from vi_core.objectives import (
     BOUND_NOTE,
     check_objective,
@@ -43,7 +44,7 @@ def test_log_q_gradient_matches_finite_differences(fid: str) -> None:
 def test_divergence_gradient_matches_finite_differences(alpha: float | None) -> None:
     target, fam = vi.get_target("bimodal"), vi.get_family("mixture-full-2")
     quad = target_quadrature(target)
-    theta = vi.initial_params(target, fam) + 0.05
+    theta = reset_theta(target, fam) + 0.05
     d = divergence(quad, fam, theta, alpha=alpha)
     assert d.grad is not None
     h = 1e-6
@@ -118,7 +119,7 @@ def test_alpha_interpolates_between_reverse_and_forward() -> None:
     """D_α(p‖q) → KL(p‖q) as α → 1; the fitted q's spread grows with α (mass covering)."""
     target, fam = vi.get_target("bimodal"), vi.get_family("gaussian-full")
     quad = target_quadrature(target)
-    theta = vi.initial_params(target, fam)
+    theta = reset_theta(target, fam)
     kl = divergence(quad, fam, theta).value
     assert divergence(quad, fam, theta, alpha=1 + 1e-6).value == pytest.approx(kl, rel=1e-4)
     sds = [fit_objective(target, fam, "alpha", alpha=a, quadrature=quad).fit.params["scales"][0][0]

@@ -8,6 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
+from tests.reference import library_fit, reset_theta
 from vi_core.elbo import elbo
 from vi_core.errors import FamilyError, OptimizerError
 from vi_core.families import family_ids, get_family, is_flow_id
@@ -15,8 +16,6 @@ from vi_core.fit import FitResult, fit
 from vi_core.optimize import OPTIMIZERS, Step, optimize, optimizer_ids
 from vi_core.starts import initial_params, random_params
 from vi_core.targets import get_target, target_ids
-
-from tests.reference import library_fit
 
 from .test_elbo import ACCURACY, reference_elbo
 
@@ -46,7 +45,7 @@ def test_optimizer_ids() -> None:
 
 def test_bad_arguments_raise_before_iterating() -> None:
     t, f = get_target("banana"), get_family("gaussian-full")
-    theta = initial_params(t, f)
+    theta = reset_theta(t, f)
     with pytest.raises(OptimizerError, match="unknown optimizer"):
         optimize(t, f, theta, "newton")
     with pytest.raises(OptimizerError):
@@ -64,7 +63,7 @@ def test_bad_arguments_raise_before_iterating() -> None:
 @pytest.mark.parametrize("opt", ["gradient-ascent", "adam", "lbfgs"])
 def test_generator_contract(opt: str) -> None:
     t, f = get_target("banana"), get_family("gaussian-diagonal")
-    theta0 = initial_params(t, f)
+    theta0 = reset_theta(t, f)
     gen = optimize(t, f, theta0, opt)
     first = next(gen)
     assert isinstance(first, Step) and first.iteration == 0
@@ -81,7 +80,7 @@ def test_generator_contract(opt: str) -> None:
 
 def test_lbfgs_ascends_and_stops_after_converged() -> None:
     t, f = get_target("banana"), get_family("mixture-3")
-    steps = list(optimize(t, f, initial_params(t, f)))
+    steps = list(optimize(t, f, reset_theta(t, f)))
     assert steps[-1].converged and not any(s.converged for s in steps[:-1])
     vals = [s.result.elbo for s in steps]
     assert all(b >= a - 1e-9 for a, b in itertools.pairwise(vals))
@@ -90,7 +89,7 @@ def test_lbfgs_ascends_and_stops_after_converged() -> None:
 @pytest.mark.parametrize("opt", ["gradient-ascent", "adam"])
 def test_first_order_optimizers_approach_the_optimum(opt: str) -> None:
     t, f = get_target("correlated-gaussian"), get_family("gaussian-full")
-    theta0 = initial_params(t, f)
+    theta0 = reset_theta(t, f)
     start = elbo(t, f, theta0).elbo
     last = final(t, f, theta0, opt, max_iter=3000)
     assert last.result.elbo > start

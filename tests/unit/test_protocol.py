@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 import vi_core as vi
+from tests import reference
+from tests.reference import reset_theta
 from vi_core.elbo import elbo
 from vi_core.families import get_family
 from vi_core.objectives import check_objective
 from vi_core.protocol import Session
-from vi_core.starts import initial_params
 from vi_core.targets import get_target
 
 
@@ -55,7 +56,7 @@ def test_catalog_lists_every_id():
 def test_evaluate_matches_the_library():
     view = ok("evaluate", target="ring", family="mixture-3")
     target, family = get_target("ring"), get_family("mixture-3")
-    theta = initial_params(target, family)
+    theta = reset_theta(target, family)
     expected = elbo(target, family, theta, with_grad=False)
     assert view["readouts"]["elbo"] == expected.elbo
     assert view["readouts"]["kl"] == target.log_z - expected.elbo
@@ -158,7 +159,7 @@ def test_a_run_steps_to_convergence_like_fit():
     from vi_core.fit import fit
 
     run = ok("start_run", target="banana", family="gaussian-diagonal", optimizer="lbfgs",
-             theta=initial_params(get_target("banana"), get_family("gaussian-diagonal")).tolist())
+             theta=reset_theta("banana", "gaussian-diagonal").tolist())
     frames = []
     while True:
         frame = ok("advance_run", run_id=run["run_id"], steps=3)
@@ -172,6 +173,24 @@ def test_a_run_steps_to_convergence_like_fit():
     trace = [e for f in frames for _, e in f["trace"]]
     assert len(trace) == expected.iterations
     assert call("advance_run", run_id=run["run_id"])["ok"] is False  # finished runs are gone
+
+
+@pytest.mark.parametrize(("tid", "fid"), [(t, f) for t in vi.target_ids() for f in vi.family_ids()
+                                         if not f.startswith("flow")])
+def test_every_pairs_run_as_the_page_paces_it_ends_at_the_fit(tid, fid):
+    """The page's Optimize (Reset's q, then frames of a few iterations until done) ends where
+    ``vi_core.fit`` (``python -m vi_core fit``) ends, for every built-in target x family but
+    the flows (whose fit is vi_core.flows.fit_flow: tests/unit/test_flows.py). The browser runs
+    the same protocol in Pyodide (tests/e2e/test_page.py compares its first iterations)."""
+    theta = reference.call("evaluate", target=tid, family=fid)["theta"]  # the page's Reset q
+    run = ok("start_run", target=tid, family=fid, optimizer="lbfgs", theta=theta)
+    while not ok("advance_run", run_id=run["run_id"], steps=4)["done"]:
+        pass
+    final = ok("finish_run", run_id=run["run_id"], reason="converged")
+    expected = reference.library_fit(tid, fid)
+    assert final["iteration"] == expected.iterations
+    assert final["view"]["readouts"]["elbo"] == pytest.approx(expected.elbo, abs=1e-12)
+    assert final["view"]["theta"] == pytest.approx(expected.theta, abs=1e-12)
 
 
 def test_custom_target_is_usable_by_id():
@@ -244,7 +263,7 @@ def test_catalog_carries_q_rules_from_the_library():
 def test_a_paused_run_resumes_in_a_new_session_with_its_memory():
     """What the page does after a Python restart: the paused run's state goes to a fresh
     session, and the run ends exactly where an uninterrupted one does."""
-    theta = initial_params(get_target("banana"), get_family("mixture-full-2")).tolist()
+    theta = reset_theta("banana", "mixture-full-2").tolist()
     params = {"target": "banana", "family": "mixture-full-2", "optimizer": "lbfgs",
               "theta": theta}
     straight = ok("start_run", **params)
@@ -269,7 +288,7 @@ def test_a_paused_run_resumes_in_a_new_session_with_its_memory():
 
 
 def test_a_resume_must_belong_to_its_target_and_family():
-    theta = initial_params(get_target("banana"), get_family("gaussian-full")).tolist()
+    theta = reset_theta("banana", "gaussian-full").tolist()
     params = {"target": "banana", "family": "gaussian-full", "optimizer": "lbfgs", "theta": theta}
     run = ok("start_run", **params)
     state = ok("advance_run", run_id=run["run_id"], steps=2)["state"]
@@ -285,7 +304,7 @@ def test_a_resume_must_belong_to_its_target_and_family():
 
 
 def test_done_comes_with_the_last_iteration():
-    theta = initial_params(get_target("correlated-gaussian"), get_family("gaussian-full")).tolist()
+    theta = reset_theta("correlated-gaussian", "gaussian-full").tolist()
     run = ok("start_run", target="correlated-gaussian", family="gaussian-full",
              optimizer="lbfgs", theta=theta)
     frames = []

@@ -14,6 +14,7 @@ from scipy.special import logsumexp as sp_logsumexp
 from scipy.special import softmax as sp_softmax
 
 import vi_core as vi
+from tests.reference import reset_theta
 from vi_core._numeric import logsumexp, logsumexp_softmax
 from vi_core.optimize import Objective, get_optimizer, state_from_json, state_to_json
 
@@ -115,7 +116,7 @@ def test_lbfgs_reaches_scipy_lbfgsb_optimum(tid: str, fid: str) -> None:
     """The hand-written L-BFGS (kept because the page needs a step-wise, pausable run) reaches
     the optimum that scipy's L-BFGS-B finds on the same ELBO, gradient and bounds."""
     target, family = vi.get_target(tid), vi.get_family(fid)
-    theta0 = vi.initial_params(target, family)
+    theta0 = reset_theta(target, family)
     ours = vi.fit(target, family, theta0=theta0)
     obj = Objective(target, family)
 
@@ -140,7 +141,7 @@ def test_a_run_is_a_value_that_resumes_exactly(optimizer: str) -> None:
     """Pause after a few steps, send the state as JSON, resume in a fresh objective: the run
     continues exactly as if it had never stopped."""
     target, family = vi.get_target("banana"), vi.get_family("mixture-full-2")
-    theta0 = vi.initial_params(target, family)
+    theta0 = reset_theta(target, family)
     opt = get_optimizer(optimizer, max_iter=25)
     obj = Objective(target, family)
     straight = opt.init(obj, theta0)

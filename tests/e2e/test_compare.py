@@ -149,11 +149,13 @@ def test_an_alpha_divergence_fit_beside_the_reverse_one(warm_page):
     fits = compare_on(page)
     assert fits["objective"] == "forward-kl"
     assert page.is_visible("[data-testid=compare-with]")
-    choices = page.eval_on_selector_all("[data-testid=compare-with] option", "os => os.map(o => o.value)")
+    choices = page.eval_on_selector_all(
+        "[data-testid=compare-with] option", "os => os.map(o => o.value)")
     assert choices == [c["id"] for c in cpython("catalog")["comparisons"]]
     page.select_option("[data-testid=compare-with]", "alpha-0.5")
     page.wait_for_function(
-        "(document.querySelector('[data-testid=compare-legend]').dataset.fits || '').includes('\"alpha\":0.5')",
+        "(document.querySelector('[data-testid=compare-legend]').dataset.fits || '')"
+        ".includes('\"alpha\":0.5')",
         timeout=120_000)
     wait_idle(page)
     alpha = json.loads(page.get_attribute("[data-testid=compare-legend]", "data-fits"))
@@ -165,6 +167,7 @@ def test_an_alpha_divergence_fit_beside_the_reverse_one(warm_page):
     legend = page.text_content("[data-testid=compare-legend]")
     assert "Rényi α = 0.5 fit, D_α(p‖q)" in legend
     # α = 0.5 sits between the two: its forward KL between the reverse and the forward fits'.
-    assert fits["forward"]["forward_kl"] < alpha["forward"]["forward_kl"] < fits["reverse"]["forward_kl"]
+    assert (fits["forward"]["forward_kl"] < alpha["forward"]["forward_kl"]
+            < fits["reverse"]["forward_kl"])
     page.screenshot(path=str(ARTIFACTS / "compare-alpha-1200.png"))
     assert_clean(warm_page.log)

@@ -34,11 +34,13 @@ def link_data(page) -> str | None:
 
 def wait_log_z(page, value: float) -> None:
     page.wait_for_function(
-        "v => Math.abs(Number(document.querySelector('[data-testid=log-z]').dataset.value) - v) < 1e-9",
+        "v => Math.abs(Number(document.querySelector('[data-testid=log-z]').dataset.value)"
+        " - v) < 1e-9",
         arg=value, timeout=60_000)
 
 
-def test_a_click_adds_a_point_and_log_z_is_cpythons_and_the_link_carries_the_data(page, page_log, server):
+def test_a_click_adds_a_point_and_log_z_is_cpythons_and_the_link_carries_the_data(
+        page, page_log, server):
     page.goto(f"{server.base_url}?target=normal-posterior&family=gaussian-full")
     wait_ready(page)
     builtin = list(DATA_SPECS["normal-posterior"].default)
@@ -46,13 +48,15 @@ def test_a_click_adds_a_point_and_log_z_is_cpythons_and_the_link_carries_the_dat
     assert log_z(page) == pytest.approx(with_data("normal-posterior", None).log_z, abs=1e-12)
     assert "log evidence, log p(D)" in page.text_content(".readouts")
     # The target list keeps posteriors apart from the shapes.
-    groups = page.locator("[data-testid=target-select] optgroup").evaluate_all("g => g.map(e => e.label)")
+    groups = page.locator("[data-testid=target-select] optgroup").evaluate_all(
+        "g => g.map(e => e.label)")
     assert "Posteriors from data" in groups and "Shapes" in groups
 
     panel = page.locator("[data-testid=data-panel]")
     box = panel.bounding_box()
     panel.click(position={"x": box["width"] * 0.8, "y": box["height"] / 2})
-    page.wait_for_function(f"document.querySelectorAll('[data-testid=data-point]').length === {len(builtin) + 1}")
+    page.wait_for_function("document.querySelectorAll('[data-testid=data-point]').length"
+                           f" === {len(builtin) + 1}")
     wait_idle(page)
     data = page_data(page)
     assert len(data) == len(builtin) + 1 and data[:-1] == builtin
@@ -105,16 +109,19 @@ def test_drag_and_remove_points_of_a_logistic_regression(warm_page):
 
     # Double-click removes a point; Delete on a focused point removes another.
     page.locator("[data-testid=data-point]").nth(5).dblclick()
-    page.wait_for_function(f"document.querySelectorAll('[data-testid=data-point]').length === {len(builtin) - 1}")
+    page.wait_for_function("document.querySelectorAll('[data-testid=data-point]').length"
+                           f" === {len(builtin) - 1}")
     page.locator("[data-testid=data-point]").nth(0).focus()
     page.keyboard.press("Delete")
-    page.wait_for_function(f"document.querySelectorAll('[data-testid=data-point]').length === {len(builtin) - 2}")
+    page.wait_for_function("document.querySelectorAll('[data-testid=data-point]').length"
+                           f" === {len(builtin) - 2}")
     wait_idle(page)
     data = page_data(page)
     wait_log_z(page, with_data("logistic-regression", data).log_z)
     # Reset data: the built-in posterior and a link without data=.
     page.click("[data-testid=data-reset]")
-    page.wait_for_function(f"document.querySelectorAll('[data-testid=data-point]').length === {len(builtin)}")
+    page.wait_for_function("document.querySelectorAll('[data-testid=data-point]').length"
+                           f" === {len(builtin)}")
     wait_log_z(page, with_data("logistic-regression", None).log_z)
     page.wait_for_function("!new URLSearchParams(location.search).has('data')")
     assert_clean(warm_page.log)

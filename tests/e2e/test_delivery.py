@@ -131,20 +131,23 @@ def test_embedded_in_an_article(page, dist, tmp_path: Path):
                 return sizes.length && Math.abs(frame - sizes.at(-1).height) <= 1;
             }""", polling=100)
             messages = page.evaluate("window.viMessages")
-            resize = [m for m in messages if isinstance(m, dict) and m.get("type") == "vi-demo:resize"]
+            resize = [m for m in messages
+                      if isinstance(m, dict) and m.get("type") == "vi-demo:resize"]
             assert resize, messages
             for m in resize:
                 assert set(m) == {"type", "height"}
                 assert isinstance(m["height"], int) and 100 < m["height"] < 5000
             # The host script sized the iframe to the content: no inner scrollbars.
-            iframe_height = page.evaluate("document.getElementById('vi-demo').getBoundingClientRect().height")
+            iframe_height = page.evaluate(
+                "document.getElementById('vi-demo').getBoundingClientRect().height")
             assert iframe_height == pytest.approx(resize[-1]["height"], abs=1)
             scroll = inner.evaluate(
                 "[document.documentElement.scrollHeight, document.documentElement.clientHeight,"
                 " document.documentElement.scrollWidth, document.documentElement.clientWidth]")
             assert scroll[0] <= scroll[1] and scroll[2] <= scroll[3], (width, scroll)
             assert frame.locator("[data-testid=plot]").is_visible()
-            page.screenshot(path=str(ROOT / "test-artifacts" / f"embed-{width}.png"), full_page=True)
+            page.screenshot(path=str(ROOT / "test-artifacts" / f"embed-{width}.png"),
+                            full_page=True)
     finally:
         site.httpd.shutdown()
         host.httpd.shutdown()
@@ -188,7 +191,8 @@ def test_scene_pages(page, page_log, server, dist):
         assert page.input_value("[data-testid=target-select]") == scene["target"]
         # A flow of another depth is "flow" in the family select, its depth in Layers.
         depth = re.fullmatch(r"flow-(\d+)", scene["family"])
-        assert page.input_value("[data-testid=family-select]") == ("flow" if depth else scene["family"])
+        assert page.input_value("[data-testid=family-select]") == (
+            "flow" if depth else scene["family"])
         if depth:
             assert page.input_value("[data-testid=layers-select]") == depth.group(1)
         if "q" in scene:

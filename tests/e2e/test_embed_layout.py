@@ -183,7 +183,8 @@ def test_a_link_with_problems_shows_its_notice_without_scrolling(article):
 
 def test_code_in_the_link_fits_while_it_waits_and_after_it_runs(article):
     widths = (320, 1000)
-    frame = article.open(widths[0], f"embed=1&target=custom&source={quote(BANANA)}&family=gaussian-full")
+    frame = article.open(
+        widths[0], f"embed=1&target=custom&source={quote(BANANA)}&family=gaussian-full")
     wait_frame_ready(frame)
     assert frame.is_visible("[data-testid=consent]")
     for width in widths:
@@ -262,9 +263,12 @@ def test_more_controls_still_fit(article):
             frame.wait_for_function("document.getElementById('mc-elbo').hidden", polling=100)
         before = fits(frame, f"more controls at {width} px")
         frame.check("[data-testid=samples-toggle]")
-        frame.wait_for_function("!document.getElementById('mc-elbo').hidden", timeout=60_000, polling=100)
-        frame.wait_for_function("document.documentElement.dataset.viStatus === 'ready'", polling=100)
+        frame.wait_for_function("!document.getElementById('mc-elbo').hidden",
+                                timeout=60_000, polling=100)
+        frame.wait_for_function("document.documentElement.dataset.viStatus === 'ready'",
+                                polling=100)
         settled(frame)
         after = fits(frame, f"samples on at {width} px")
         assert after["plot"]["height"] <= before["plot"]["height"]
-        assert frame.is_visible("[data-testid=optimizer-select]") and frame.is_visible("[data-testid=mc-elbo]")
+        assert (frame.is_visible("[data-testid=optimizer-select]")
+                and frame.is_visible("[data-testid=mc-elbo]"))

@@ -40,10 +40,12 @@ def test_a_flow_is_chosen_optimized_and_linked(warm_page, page):
     page.click("[data-testid=optimize-button]")  # Stop
     wait_idle(page)
     after = readouts(page)
-    assert after["elbo"] > start["elbo"] + 0.1  # the ELBO rose (from the full Gaussian's fit, -0.99)
+    # the ELBO rose (from the full Gaussian's fit, -0.99)
+    assert after["elbo"] > start["elbo"] + 0.1
     # Nothing drawn sits above log Z, and the ELBO on show is within its error of the bound.
     view_error = cpython("evaluate", target="banana", family="flow",
-                         theta=json.loads(page.get_attribute("[data-testid=plot]", "data-theta")))["readouts"]
+                         theta=json.loads(page.get_attribute("[data-testid=plot]",
+                                                             "data-theta")))["readouts"]
     for s in series(page):
         for _, elbo in s["points"]:
             assert elbo <= after["log-z"] + 1e-9
@@ -54,7 +56,8 @@ def test_a_flow_is_chosen_optimized_and_linked(warm_page, page):
     # The check on fresh draws is on show, in vi_core's words, and says what CPython's says.
     assert page.is_visible("[data-testid=flow-check]")
     assert page.text_content("[data-testid=flow-check]") == view_error["check"]["reading"]
-    assert page.get_attribute("[data-testid=flow-check]", "data-exact") == str(view_error["check"]["exact"]).lower()
+    assert (page.get_attribute("[data-testid=flow-check]", "data-exact")
+            == str(view_error["check"]["exact"]).lower())
 
     # The link carries the layers: opened again it shows the same q (to the link's 7 figures).
     assert "layers=" in page.url and "family=flow" in page.url
@@ -157,7 +160,8 @@ def test_a_flow_of_any_depth_from_the_layers_select_and_the_link(page, server, p
     after = readouts(page)
     fit = cpython("fit", target="nessie", family="flow-2")
     assert after["elbo"] > start["elbo"]
-    assert after["elbo"] == pytest.approx(fit["elbo"], abs=fit["elbo_error"] + error(page, "elbo-error") + 1e-3)
+    assert after["elbo"] == pytest.approx(
+        fit["elbo"], abs=fit["elbo_error"] + error(page, "elbo-error") + 1e-3)
     assert "family=flow-2" in page.url
     page.screenshot(path=str(ARTIFACTS / "flow-2-nessie-1280.png"))
 

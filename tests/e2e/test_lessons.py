@@ -90,20 +90,25 @@ def test_the_bar_and_the_plot_fit_a_700px_iframe(page, page_log, server):
     frame laid out again as the window changes)."""
     for step in (1, 7):  # among the longest texts, and the first step
         page.set_viewport_size({"width": 375, "height": 800})
-        page.set_content(f'<body style="margin: 0"><iframe src="{server.base_url}lessons/{_file(step)}" '
-                         'style="width: 100%; height: 700px; border: 0" title="Lesson"></iframe></body>')
+        page.set_content(f'<body style="margin: 0"><iframe src="{server.base_url}lessons/'
+                         f'{_file(step)}" style="width: 100%; height: 700px; border: 0" '
+                         'title="Lesson"></iframe></body>')
         frame = page.wait_for_selector("iframe").content_frame()
         wait_ready(frame)
         for width in (375, 1200):
             page.set_viewport_size({"width": width, "height": 800})
-            frame.wait_for_function(f"document.documentElement.clientWidth === {width}", polling=100)
+            frame.wait_for_function(f"document.documentElement.clientWidth === {width}",
+                                    polling=100)
             settled(frame)
-            box = frame.evaluate("""() => Object.fromEntries(["[data-testid=lesson-bar]", ".lesson-nav",
-                "[data-testid=plot]"].map((s) => [s, document.querySelector(s).getBoundingClientRect().toJSON()]))""")
-            bar, nav, plot = box["[data-testid=lesson-bar]"], box[".lesson-nav"], box["[data-testid=plot]"]
+            box = frame.evaluate("""() => Object.fromEntries(
+                ["[data-testid=lesson-bar]", ".lesson-nav", "[data-testid=plot]"].map(
+                    (s) => [s, document.querySelector(s).getBoundingClientRect().toJSON()]))""")
+            bar, nav, plot = (box["[data-testid=lesson-bar]"], box[".lesson-nav"],
+                              box["[data-testid=plot]"])
             assert bar["right"] <= width and nav["right"] <= width, (step, width)
             assert bar["bottom"] < 0.45 * 700, (step, width)
-            assert plot["top"] + 0.5 * plot["height"] < 700, (step, width)  # at least half the plot shows
+            # at least half the plot shows
+            assert plot["top"] + 0.5 * plot["height"] < 700, (step, width)
             page.screenshot(path=str(ARTIFACTS / f"lesson-{step}-iframe-{width}.png"))
     assert_clean(page_log)
 

@@ -168,9 +168,12 @@ def test_drag_moves_q_to_exactly_what_vi_core_computes(warm_page, page, page_log
     extent = catalog()["targets"][0]["extent"]
     units_per_px = (extent[1] - extent[0]) / plot_box["width"]
     # The mean moved with the pointer (to within the handle's sub-pixel placement).
-    assert after["means"][0][0] - before["means"][0][0] == pytest.approx(80 * units_per_px, abs=2 * units_per_px)
-    assert after["means"][0][1] - before["means"][0][1] == pytest.approx(50 * units_per_px, abs=2 * units_per_px)
-    expected = cpython("evaluate", target="banana", family="gaussian-full", natural=after)["readouts"]
+    assert after["means"][0][0] - before["means"][0][0] == pytest.approx(
+        80 * units_per_px, abs=2 * units_per_px)
+    assert after["means"][0][1] - before["means"][0][1] == pytest.approx(
+        50 * units_per_px, abs=2 * units_per_px)
+    expected = cpython("evaluate", target="banana", family="gaussian-full",
+                       natural=after)["readouts"]
     shown = readouts(page)
     for key, pkey in zip(READOUTS, KEYS, strict=True):
         assert shown[key] == pytest.approx(expected[pkey], abs=1e-9)
@@ -188,7 +191,8 @@ def test_keyboard_moves_the_selected_handle(warm_page):
     page.focus("[data-testid=handle-0]")
     page.keyboard.press("ArrowRight")
     page.wait_for_function(
-        f"JSON.parse(document.getElementById('plot').dataset.natural).means[0][0] !== {before['means'][0][0]}",
+        "JSON.parse(document.getElementById('plot').dataset.natural).means[0][0]"
+        f" !== {before['means'][0][0]}",
         polling=100)
     wait_idle(page)
     after = json.loads(page.get_attribute("[data-testid=plot]", "data-natural"))
@@ -276,7 +280,8 @@ def test_fits_in_pyodide_match_cpython(warm_page):
         keys = ("elbo", "kl") if family == "mixture-full" else (
             "elbo", "expected_log_density", "entropy", "kl")
         for key in keys:
-            assert browser[key] == pytest.approx(getattr(local, key), abs=1e-9), (target, family, key)
+            assert browser[key] == pytest.approx(getattr(local, key), abs=1e-9), (
+                target, family, key)
     assert_clean(warm_page.log)
 
 
@@ -396,7 +401,8 @@ def test_accessibility_audit_and_the_tab_order(browser, server):
         seen = set()
         for _ in range(60):
             page.keyboard.press("Tab")
-            testid = page.evaluate("document.activeElement && document.activeElement.dataset.testid")
+            testid = page.evaluate(
+                "document.activeElement && document.activeElement.dataset.testid")
             if testid:
                 seen.add(testid)
         for needed in ("handle-0", "target-select", "family-select", "optimizer-select",
@@ -414,7 +420,8 @@ def test_accessibility_audit_and_the_tab_order(browser, server):
 def test_a_runaway_custom_target_can_be_restarted_without_losing_the_view(warm_page):
     page = warm_page.show(target="ring", family="mixture-3")
     page.click("#custom summary")
-    page.fill("[data-testid=custom-source]", "def log_density(x, y):\n    while True:\n        pass\n")
+    page.fill("[data-testid=custom-source]",
+              "def log_density(x, y):\n    while True:\n        pass\n")
     page.click("[data-testid=custom-apply]")
     page.wait_for_selector("[data-testid=restart-python]:not([hidden])", timeout=40_000)
     page.click("[data-testid=restart-python]")
@@ -553,5 +560,6 @@ def test_unknown_controls_fall_back_to_the_defaults_with_their_own_notice(page, 
     notice = page.text_content("[data-testid=notice]")
     assert "The link had problems" in notice and 'Unknown controls ignored: "foo"' in notice
     assert "showing the default controls" in notice
-    assert page.is_visible("[data-testid=target-select]") and page.is_visible("[data-testid=family-select]")
+    assert (page.is_visible("[data-testid=target-select]")
+            and page.is_visible("[data-testid=family-select]"))
     assert_clean(page_log)

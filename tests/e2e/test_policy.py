@@ -182,14 +182,16 @@ def test_standalone_link_code_waits_for_consent_and_reaches_nothing(browser, dis
     other, hits = other_origin
     # (From file:// the code's own origin is "null": its announcement to it fails, quietly.)
     announce = "xhr(str(js.location.origin) + '/assets/style.css?link-code-ran=1')"
-    source = _hostile_source(other).replace(announce, f"try:\n    {announce}\nexcept Exception:\n    pass")
+    source = _hostile_source(other).replace(
+        announce, f"try:\n    {announce}\nexcept Exception:\n    pass")
     assert "try:" in source
     link = f"{(dist / 'standalone.html').as_uri()}?target=custom&source={quote(source)}"
     context = browser.new_context()
     # Chromium announces a worker's XHR before its policy refuses it: what counts is that no
     # request got an answer, and that nothing reached the server.
     left: list[str] = []
-    context.on("requestfinished", lambda r: r.url.startswith(("http:", "https:", "ws:")) and left.append(r.url))
+    context.on("requestfinished",
+               lambda r: r.url.startswith(("http:", "https:", "ws:")) and left.append(r.url))
     refused: list[str] = []
     context.on("requestfailed", lambda r: refused.append(f"{r.url} {r.failure}"))
     try:
@@ -200,14 +202,16 @@ def test_standalone_link_code_waits_for_consent_and_reaches_nothing(browser, dis
         assert page.text_content("[data-testid=consent-code]") == source
         assert page.input_value("[data-testid=target-select]") != "custom"
         page.click("[data-testid=consent-run]")
-        page.wait_for_function("() => document.querySelector('[data-testid=target-select]').value === 'custom'",
+        page.wait_for_function("() => document.querySelector('[data-testid=target-select]')"
+                               ".value === 'custom'",
                                timeout=120_000, polling=100)
         wait_idle(page)
         page.wait_for_timeout(500)
         assert readouts(page)["log-z"] == pytest.approx(math.log(2 * math.pi), abs=1e-4)
         assert hits == []
         assert [u for u in left if u.startswith((other, other.replace("http", "ws")))] == []
-        assert any(r.startswith(f"{other}/xhr") and "csp" in r for r in refused)  # refused by the policy
+        # refused by the policy
+        assert any(r.startswith(f"{other}/xhr") and "csp" in r for r in refused)
     finally:
         context.close()
 
@@ -217,11 +221,13 @@ def test_messages_across_the_frame_boundary(page, server):
     messages (a host's, or anyone's)."""
     page.set_content(f"""<!doctype html><body style="margin:0">
       <script>window.got = []; addEventListener("message", (e) => window.got.push(e.data));</script>
-      <iframe id="f" src="{server.base_url}?embed=1" width="100%" height="700" style="border:none"></iframe>
+      <iframe id="f" src="{server.base_url}?embed=1" width="100%" height="700"
+        style="border:none"></iframe>
       </body>""")
     frame = page.frame_locator("#f")
     inner = next(f for f in page.frames if f.url.startswith(server.base_url))
-    inner.wait_for_function("document.documentElement.dataset.viStatus === 'ready'", timeout=120_000, polling=100)
+    inner.wait_for_function("document.documentElement.dataset.viStatus === 'ready'",
+                            timeout=120_000, polling=100)
     frame.locator("[data-testid=optimize-button]").click()
     inner.wait_for_function("/Converged/.test(document.querySelector('[data-testid=notice]').textContent)",
                             timeout=120_000, polling=100)
@@ -233,11 +239,13 @@ def test_messages_across_the_frame_boundary(page, server):
     assert sum(m["type"] == "vi-demo:ready" for m in got) == 1
     before = inner.evaluate("document.querySelector('[data-testid=notice]').textContent")
     elbo = inner.get_attribute("[data-testid=elbo]", "data-value")
-    for hostile in ({"type": "fatal", "stage": "runtime", "error": {"name": "E", "message": "<b>update now</b>"}},
+    for hostile in ({"type": "fatal", "stage": "runtime",
+                     "error": {"name": "E", "message": "<b>update now</b>"}},
                     {"type": "result", "id": 1, "result": {"kl": -42}},
                     {"type": "vi-demo:resize", "height": 1},
                     "<img src=x onerror=document.title=1>"):
-        page.evaluate("m => document.getElementById('f').contentWindow.postMessage(m, '*')", hostile)
+        page.evaluate("m => document.getElementById('f').contentWindow.postMessage(m, '*')",
+                      hostile)
     page.wait_for_timeout(500)
     assert inner.evaluate("document.querySelector('[data-testid=notice]').textContent") == before
     assert inner.get_attribute("[data-testid=elbo]", "data-value") == elbo

@@ -46,7 +46,8 @@ def tick():
 
 js.setInterval(create_proxy(tick), 200)
 fake = js.Object.fromEntries([['type', 'fatal'], ['stage', 'runtime'],
-    ['error', js.Object.fromEntries([['name', 'Error'], ['message', 'Your browser is out of date']])]])
+    ['error', js.Object.fromEntries([['name', 'Error'],
+                                     ['message', 'Your browser is out of date']])]])
 js.postMessage(fake)
 js.postMessage(js.Object.fromEntries([['type', 'result'], ['id', 1], ['result', 42]]))
 js.eval("JSON.parse = () => ({ok: true, result: {kl: -42}})")
@@ -66,7 +67,8 @@ def test_link_code_is_contained_and_dies_with_its_target(browser, server):
         wait_ready(page)
         page.click("[data-testid=consent-run]")
         wait_idle(page)
-        page.wait_for_function("() => document.querySelector('[data-testid=target-select]').value === 'custom'",
+        page.wait_for_function("() => document.querySelector('[data-testid=target-select]')"
+                               ".value === 'custom'",
                                polling=100)
         page.wait_for_timeout(1000)
         # It runs (its timer ticks), but what it posted is not the runtime's word, and the
@@ -101,7 +103,8 @@ def test_a_worker_that_dies_while_idle_is_noticed_and_restarted(warm_page):
     assert workers
     workers[0].evaluate("close()")
     text = wait_notice(page, "stopped answering while idle", timeout=15_000)
-    assert "browser stopped it" in text and "your target" not in text  # a built-in target: no code of the visitor's
+    # a built-in target: no code of the visitor's
+    assert "browser stopped it" in text and "your target" not in text
     assert page.is_visible("[data-testid=restart-python]")
     page.click("[data-testid=restart-python]")
     text = wait_notice(page, "Your view is back", timeout=60_000)
@@ -164,9 +167,11 @@ def test_a_slow_answer_takes_the_restart_offer_away(warm_page):
     page.fill("[data-testid=custom-source]", SLOW)
     page.click("[data-testid=custom-apply]")
     text = wait_notice(page, "busy for a while", timeout=30_000)
-    assert "your target's code may be in an endless loop" in text  # it is running the visitor's code
+    # it is running the visitor's code
+    assert "your target's code may be in an endless loop" in text
     assert page.is_visible("[data-testid=restart-python]")
-    page.wait_for_function("() => document.querySelector('[data-testid=target-select]').value === 'custom'",
+    page.wait_for_function("() => document.querySelector('[data-testid=target-select]')"
+                           ".value === 'custom'",
                            timeout=30_000, polling=100)
     wait_idle(page)
     assert not page.is_visible("[data-testid=restart-python]")
@@ -176,7 +181,8 @@ def test_a_slow_answer_takes_the_restart_offer_away(warm_page):
 def test_a_restart_says_what_it_could_not_keep(warm_page):
     page = warm_page.show()
     page.click("#custom summary")
-    page.fill("[data-testid=custom-source]", "def log_density(x, y):\n    return -0.5 * (x**2 + y**2)\n")
+    page.fill("[data-testid=custom-source]",
+              "def log_density(x, y):\n    return -0.5 * (x**2 + y**2)\n")
     page.click("[data-testid=custom-apply]")
     wait_notice(page, "Custom target ready")
     loop = "def log_density(x, y):\n    while True:\n        pass\n"
@@ -245,7 +251,8 @@ def test_a_failure_in_the_first_render_leaves_a_working_page_that_says_so(page, 
     # Drawn after all: the notice goes.
     page.evaluate("window.canvasBroken = false")
     page.click("[data-testid=step-button]")
-    page.wait_for_function("() => !/could not be drawn/.test(document.querySelector('[data-testid=notice]').textContent)",
+    page.wait_for_function("() => !/could not be drawn/.test("
+                           "document.querySelector('[data-testid=notice]').textContent)",
                            polling=100)
 
 

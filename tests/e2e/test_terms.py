@@ -47,8 +47,9 @@ def test_the_bound_figure_shows_the_readouts_on_a_fixed_scale(warm_page):
         wait_settled(page)
         r = readouts(page)
         p = parts(page)
-        for key, testid in (("expected_log_density", "expected-log-density"), ("entropy", "entropy"),
-                            ("elbo", "elbo"), ("log_z", "log-z"), ("kl", "kl")):
+        for key, testid in (("expected_log_density", "expected-log-density"),
+                            ("entropy", "entropy"), ("elbo", "elbo"), ("log_z", "log-z"),
+                            ("kl", "kl")):
             assert p[key] == pytest.approx(r[testid], abs=1e-12), (act, key)
         assert p["expected_log_density"] + p["entropy"] == pytest.approx(p["elbo"], abs=1e-9)
         assert scale(page) == first, act  # the scale never changes within a target
@@ -76,7 +77,8 @@ def test_the_two_forces_follow_q(warm_page):
     for c, h in zip(sweep["factors"], sweep["entropy"], strict=True):
         assert h == pytest.approx(sweep["entropy"][one] + 2 * math.log(c), abs=1e-9)
     assert sweep["elbo"][one] == pytest.approx(readouts(page)["elbo"], abs=1e-9)
-    assert float(page.get_attribute("[data-testid=forces-chart]", "data-factor")) == pytest.approx(1.0)
+    assert float(page.get_attribute("[data-testid=forces-chart]",
+                                    "data-factor")) == pytest.approx(1.0)
     assert page.locator("#forces-svg polyline").count() >= 3
     # Grow q's x scale with the keys: the dot moves right of x1, and once q rests the curves
     # are drawn around it again.
@@ -87,7 +89,8 @@ def test_the_two_forces_follow_q(warm_page):
     wait_idle(page)
     sweep2 = forces_current(page)
     assert sweep2 != sweep
-    assert float(page.get_attribute("[data-testid=forces-chart]", "data-factor")) == pytest.approx(1.0)
+    assert float(page.get_attribute("[data-testid=forces-chart]",
+                                    "data-factor")) == pytest.approx(1.0)
     page.locator("[data-testid=forces-chart]").screenshot(path=str(ARTIFACTS / "terms-forces.png"))
 
 
@@ -112,7 +115,8 @@ def test_the_optimizer_leaves_a_trail_that_a_drag_clears(warm_page):
     assert int(page.get_attribute("[data-testid=plot]", "data-trail")) >= 3
     drag(page, "handle-0", 30, 20)
     wait_settled(page)
-    page.wait_for_function("document.querySelector('[data-testid=plot]').dataset.trail === '0'", polling=100)
+    page.wait_for_function("document.querySelector('[data-testid=plot]').dataset.trail === '0'",
+                           polling=100)
 
 
 def test_handles_keep_apart_on_a_small_q_and_the_mean_wins(page, server):

@@ -26,7 +26,8 @@ LIGHT_BG = "rgb(255, 255, 255)"
 TRACE_COLOURS = """() => {
   const c = document.getElementById('elbo-trace');
   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-  const near = (i, [r, g, b]) => Math.abs(d[i] - r) + Math.abs(d[i + 1] - g) + Math.abs(d[i + 2] - b) < 30;
+  const near = (i, [r, g, b]) =>
+    Math.abs(d[i] - r) + Math.abs(d[i + 1] - g) + Math.abs(d[i + 2] - b) < 30;
   let light = 0, dark = 0;
   for (let i = 0; i < d.length; i += 4) {
     if (d[i + 3] < 200) continue;
@@ -64,20 +65,23 @@ def test_theme_follows_the_system_unless_the_link_says(browser, server, scheme, 
         page.goto(server.base_url + query, wait_until="domcontentloaded")
         assert theme_of(page) == expected
         page.wait_for_function("document.querySelector('[data-testid=elbo]').dataset.value !== ''"
-                               " && !document.documentElement.hasAttribute('data-vi-before-script')",
+                               " && !document.documentElement.hasAttribute("
+                               "'data-vi-before-script')",
                                polling=100)
         if ready:
             wait_ready(page)
         assert theme_of(page) == expected
         # The link keeps its theme as the page rewrites it.
         if query:
-            page.wait_for_function("new URLSearchParams(location.search).has('target')", polling=100)
+            page.wait_for_function("new URLSearchParams(location.search).has('target')",
+                                   polling=100)
             assert query.lstrip("?") in page.evaluate("location.search")
         assert page.is_hidden("[data-testid=notice]")
         # The trace's canvas took the theme's colours: its log Z line is the theme's blue.
         dark = expected == DARK_BG
         counts = page.evaluate(TRACE_COLOURS)
-        assert counts["dark" if dark else "light"] > 20 and counts["light" if dark else "dark"] == 0, counts
+        assert (counts["dark" if dark else "light"] > 20
+                and counts["light" if dark else "dark"] == 0), counts
         assert errors == []
     finally:
         context.close()
@@ -120,7 +124,8 @@ def test_screenshots_in_both_themes(browser, host, scheme):
     ARTIFACTS.mkdir(exist_ok=True)
     src = f"{site_url}?embed=1&target=bimodal&family=mixture-3"
     (host_dir / "article.html").write_text(HOST.format(iframe=SEED_IFRAME.format(src=src)).replace(
-        '<body style="margin: 0">', f'<body style="margin: 0; background: {"#111" if scheme == "dark" else "#fff"}">'))
+        '<body style="margin: 0">',
+        f'<body style="margin: 0; background: {"#111" if scheme == "dark" else "#fff"}">'))
     context = browser.new_context(color_scheme=scheme)
     try:
         page = context.new_page()
@@ -131,11 +136,13 @@ def test_screenshots_in_both_themes(browser, host, scheme):
         for width in (320, 375, 700, 1000):
             if width != 320:
                 page.set_viewport_size({"width": width, "height": 720})
-                frame.wait_for_function(f"document.documentElement.clientWidth === {width}", polling=100)
+                frame.wait_for_function(f"document.documentElement.clientWidth === {width}",
+                                        polling=100)
                 restart_run(frame)
             frame.click("[data-testid=optimize-button]")
             frame.wait_for_function("document.documentElement.dataset.viStatus === 'ready'"
-                                    " && !document.getElementById('notice').hidden", timeout=60_000, polling=100)
+                                    " && !document.getElementById('notice').hidden",
+                                    timeout=60_000, polling=100)
             page.screenshot(path=str(ARTIFACTS / f"embed-{scheme}-{width}.png"))
             # Dark means dark inside the frame too: no bright box in a dark article.
             assert frame.evaluate(BACKGROUND) == (DARK_BG if scheme == "dark" else LIGHT_BG)
@@ -144,9 +151,11 @@ def test_screenshots_in_both_themes(browser, host, scheme):
         wait_ready(page)
         page.click("[data-testid=optimize-button]")
         page.wait_for_function("document.documentElement.dataset.viStatus === 'ready'"
-                               " && !document.getElementById('notice').hidden", timeout=60_000, polling=100)
+                               " && !document.getElementById('notice').hidden",
+                               timeout=60_000, polling=100)
         page.check("[data-testid=samples-toggle]")
-        page.wait_for_function("!document.getElementById('mc-elbo').hidden", timeout=60_000, polling=100)
+        page.wait_for_function("!document.getElementById('mc-elbo').hidden",
+                               timeout=60_000, polling=100)
         page.screenshot(path=str(ARTIFACTS / f"page-{scheme}-1280.png"), full_page=True)
     finally:
         context.close()
@@ -166,7 +175,8 @@ def test_accessibility_audit_in_both_themes(browser, server, scheme, query):
         wait_ready(page)
         page.click("[data-testid=optimize-button]")
         page.wait_for_function("document.documentElement.dataset.viStatus === 'ready'"
-                               " && !document.getElementById('notice').hidden", timeout=60_000, polling=100)
+                               " && !document.getElementById('notice').hidden",
+                               timeout=60_000, polling=100)
         assert axe_serious(page) == []
     finally:
         context.close()
@@ -205,7 +215,8 @@ def test_reduced_motion_shows_the_end_of_optimize_without_the_animation(browser,
         finally:
             context.close()
     assert len(set(positions["no-preference"])) > 3  # animated: many positions on the way
-    assert set(positions["reduce"]) == {positions["reduce"][0]}, positions["reduce"]  # still until the end
+    # still until the end
+    assert set(positions["reduce"]) == {positions["reduce"][0]}, positions["reduce"]
     assert ends["reduce"] == ends["no-preference"]  # then the same end state
 
 
@@ -221,11 +232,13 @@ class _SlowScript(_QuietHandler):
             pass
 
 
-def test_nothing_shows_before_the_script_has_chosen_theme_and_layout(browser, dist: Path, tmp_path: Path):
+def test_nothing_shows_before_the_script_has_chosen_theme_and_layout(browser, dist: Path,
+                                                                      tmp_path: Path):
     """A dark article, a reader whose system is light, a slow script: until the script has run,
     the frame is see-through (the article's dark shows, no white box, no full-page layout);
     then the dark compact embed."""
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_SlowScript, directory=str(dist)))
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_SlowScript, directory=str(dist)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     host = start_server(tmp_path)
     src = f"http://127.0.0.1:{httpd.server_address[1]}/?embed=1&theme=dark"

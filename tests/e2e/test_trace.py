@@ -59,7 +59,8 @@ def test_switching_target_family_or_k_starts_a_clean_trace(warm_page, switch):
         assert after == [current]  # earlier runs of another target are not drawn at all
     else:
         # The same target: the earlier run may stay, as a labelled ghost.
-        ran = "Mixture of K full Gaussians (K = 1)" if switch == "k" else "Diagonal Gaussian (mean field)"
+        ran = ("Mixture of K full Gaussians (K = 1)" if switch == "k"
+               else "Diagonal Gaussian (mean field)")
         assert [s["label"] for s in after[:-1]] == [ran + " \u00b7 L-BFGS"]
     below_log_z(page, after)
 
@@ -69,7 +70,8 @@ def test_a_drag_ends_the_run_and_the_next_optimize_climbs_from_there(warm_page):
     optimize_to_end(page)
     assert "Converged" in page.text_content("[data-testid=notice]")
     drag(page, "handle-0", 60, 40)
-    page.wait_for_function("() => !document.querySelector('[data-testid=notice]').textContent.trim()", polling=100)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=notice]').textContent.trim()", polling=100)
     wait_idle(page)
     dragged = readouts(page)["elbo"]
     current = series(page)[-1]
@@ -84,7 +86,8 @@ def test_a_drag_ends_the_run_and_the_next_optimize_climbs_from_there(warm_page):
     assert run["points"][0] == [0, pytest.approx(dragged, abs=1e-9)]
     assert run["points"][1][0] == 1  # iterations count per run
     assert run["points"][-1][1] > dragged + 1  # the climb back is drawn
-    assert [s["label"] for s in drawn[:-1]] == ["Full-covariance Gaussian \u00b7 L-BFGS"]  # the first run, greyed
+    # the first run, greyed
+    assert [s["label"] for s in drawn[:-1]] == ["Full-covariance Gaussian \u00b7 L-BFGS"]
     below_log_z(page, drawn)
 
 
@@ -139,12 +142,14 @@ def test_q_cannot_leave_the_plot_and_focus_never_scrolls_it(warm_page):
     for _ in range(30):
         page.keyboard.press("Shift+ArrowRight")
     wait_idle(page)
-    assert json.loads(page.get_attribute("#plot", "data-natural"))["means"][0][0] <= extent[1] + 1e-12
+    assert (json.loads(page.get_attribute("#plot", "data-natural"))["means"][0][0]
+            <= extent[1] + 1e-12)
     # A scale handle now sits past the edge; focusing it must not scroll the clipped plot.
     for testid in ("scale-handle-major", "scale-handle-minor"):
         if page.locator(f"[data-testid={testid}]").count():
             page.focus(f"[data-testid={testid}]")
-    assert page.eval_on_selector("[data-testid=plot]", "el => [el.scrollLeft, el.scrollTop]") == [0, 0]
+    assert page.eval_on_selector("[data-testid=plot]",
+                                 "el => [el.scrollLeft, el.scrollTop]") == [0, 0]
 
 
 def test_the_mean_wins_when_a_small_q_puts_its_handles_together(page, server):
@@ -158,4 +163,5 @@ def test_the_mean_wins_when_a_small_q_puts_its_handles_together(page, server):
     drag(page, "handle-0", 20, 0, steps=2)
     wait_settled(page)
     after = json.loads(page.get_attribute("#plot", "data-natural"))
-    assert after["scales"] == before["scales"] and after["means"] != before["means"]  # the mean moved, not a scale
+    # the mean moved, not a scale
+    assert after["scales"] == before["scales"] and after["means"] != before["means"]

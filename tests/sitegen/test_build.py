@@ -179,14 +179,15 @@ def test_a_vendor_error_is_a_build_error():
 
 def test_scene_config_is_checked(tmp_path):
     bad = tmp_path / "site.toml"
-    bad.write_text('[[scenes]]\nslug = "x"\ntitle = "X"\ntarget = "nope"\nfamily = "gaussian-full"\n')
+    bad.write_text('[[scenes]]\nslug = "x"\ntitle = "X"\ntarget = "nope"\n'
+                   'family = "gaussian-full"\n')
     with pytest.raises(BuildError, match="nope"):
         load_config(bad)
     bad.write_text('[[scenes]]\nslug = "x"\ntitle = "X"\ntarget = "banana"\n')
     with pytest.raises(BuildError, match="family"):
         load_config(bad)
-    bad.write_text('[[scenes]]\nslug = "x"\ntitle = "X"\ntarget = "banana"\nfamily = "gaussian-full"\n'
-                   'q = { means = [[0, 0]], scales = [[-1, 1]] }\n')
+    bad.write_text('[[scenes]]\nslug = "x"\ntitle = "X"\ntarget = "banana"\n'
+                   'family = "gaussian-full"\nq = { means = [[0, 0]], scales = [[-1, 1]] }\n')
     with pytest.raises(BuildError, match="x"):
         load_config(bad)
 
@@ -230,7 +231,8 @@ def test_config_fills_defaults():
 
 
 def test_initial_data_is_plain_json():
-    session = build_session(Memo(BUILD_CACHE))  # the build's kept replies (two checked afresh below)
+    # the build's kept replies (two checked afresh below)
+    session = build_session(Memo(BUILD_CACHE))
     config = load_config(ROOT / "site.toml", session)
     data = gather_data(config, session)
     initial = initial_data(config["defaults"], data, data["first_views"]["main"],
@@ -471,8 +473,8 @@ def test_each_page_allows_only_what_it_needs():
 # ------------------------------------------------------------------------------------ claims
 
 def _claimed(*claims: dict, **scene) -> dict:
-    return {"scenes": [{"slug": "mf", "title": "MF", "target": "banana", "family": "gaussian-diagonal",
-                        **scene, "claims": list(claims)}]}
+    return {"scenes": [{"slug": "mf", "title": "MF", "target": "banana",
+                        "family": "gaussian-diagonal", **scene, "claims": list(claims)}]}
 
 
 def test_a_true_claim_builds_and_a_false_one_stops_the_build_naming_the_scene(tmp_path):
@@ -483,8 +485,9 @@ def test_a_true_claim_builds_and_a_false_one_stops_the_build_naming_the_scene(tm
     worse = {"says": "mean field is much worse here",
              "kl_worse_than": {"family": "gaussian-full", "by": 0.3}}
     config = parse_config(_claimed(same, worse), "site.toml", kept())
-    with pytest.raises(BuildError, match=r"scene 'mf': the claim 'mean field is much worse here' is "
-                                         r"false .*KL\(gaussian-diagonal\) - KL\(gaussian-full\) = 0\.1451"):
+    with pytest.raises(BuildError, match=r"scene 'mf': the claim 'mean field is much worse here' "
+                                         r"is false .*KL\(gaussian-diagonal\) - "
+                                         r"KL\(gaussian-full\) = 0\.1451"):
         check_all(config)
     # A held claim is remembered for the same scene and vi_core; a false one never is.
     cache = tmp_path / "claims"

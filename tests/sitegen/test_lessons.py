@@ -34,15 +34,18 @@ def test_lessons_are_parsed_in_order_with_their_steps():
     a, b = config["lessons"]
     assert (a["kind"], a["step"], a["slug"], a["text"]) == ("lesson", 1, "a", "First.")
     assert a["defaults"]["natural"]["means"] == q["means"]
-    assert (b["step"], b["defaults"]["family"], b["defaults"]["optimizer"]) == (2, "mixture-3", "adam")
+    assert (b["step"], b["defaults"]["family"], b["defaults"]["optimizer"]) == (
+        2, "mixture-3", "adam")
     assert config["scenes"] == []
     # No [[lessons]]: none.
     assert parse_config({}, "test.toml", kept())["lessons"] == []
 
 
 @pytest.mark.parametrize(("raw", "message"), [
-    ({"lessons": [_lesson("a"), {"slug": "b", "title": "B"}]}, "test.toml: lesson step 2 lacks family, target"),
-    ({"lessons": [_lesson("a"), _lesson("a")]}, "test.toml: lesson step 2: slug 'a' must be unique"),
+    ({"lessons": [_lesson("a"), {"slug": "b", "title": "B"}]},
+     "test.toml: lesson step 2 lacks family, target"),
+    ({"lessons": [_lesson("a"), _lesson("a")]},
+     "test.toml: lesson step 2: slug 'a' must be unique"),
     ({"lessons": [_lesson("a", target="nope")]}, r"test.toml: lesson step 1 \(a\): "),
     ({"lessons": [_lesson("a", claims=[{"says": "x", "wider_q_trades_terms": 0.5}])]},
      r"lesson step 1 \(a\): claim 1 \('x'\): wider_q_trades_terms must be a number above 1"),
@@ -62,17 +65,20 @@ def test_a_false_lesson_claim_stops_the_build_naming_the_lesson(tmp_path, capsys
     assert check_all(parse_config(_claimed(true), "test.toml", kept())) == 1
     false = {"says": "q is nearly exact", "start_kl_below": 1.0}
     with pytest.raises(BuildError, match=r"^lesson step 2 'gap': the claim 'q is nearly exact' is "
-                                         r"false for what the page shows: start_kl = 13\.04, not < 1"):
+                                         r"false for what the page shows: "
+                                         r"start_kl = 13\.04, not < 1"):
         check_all(parse_config(_claimed(true, false), "test.toml", kept()))
     # Through the command line: the build stops before writing anything, and says why.
     config = tmp_path / "test.toml"
     config.write_text('[[lessons]]\nslug = "gap"\ntitle = "Gap"\ntarget = "banana"\n'
-                      'family = "gaussian-full"\nq = { means = [[-0.9, -0.7]], scales = [[0.3, 0.3]] }\n'
+                      'family = "gaussian-full"\n'
+                      'q = { means = [[-0.9, -0.7]], scales = [[0.3, 0.3]] }\n'
                       '[[lessons.claims]]\nsays = "q is nearly exact"\nstart_kl_below = 1.0\n')
     out = tmp_path / "dist"
     assert build.main(["--config", str(config), "--out", str(out), "--offline",
                        "--cache-dir", str(tmp_path / "cache")]) == 1
-    assert "build failed: lesson step 1 'gap': the claim 'q is nearly exact' is false" in capsys.readouterr().err
+    assert ("build failed: lesson step 1 'gap': the claim 'q is nearly exact' is false"
+            in capsys.readouterr().err)
     assert not out.exists()
 
 
@@ -100,7 +106,8 @@ def test_widening_q_trades_the_two_terms():
                                   kept())) == 1
     # In the hole of the ring a wider q reaches the ring: E_q[log p~] rises, the claim is false.
     hole = {"means": [[0.2, 0.3]], "scales": [[0.1, 0.1]]}
-    with pytest.raises(BuildError, match=r"lesson step 2 'gap'.*E_q\[log p~\] by \+[0-9.]+, not up and down"):
+    with pytest.raises(BuildError,
+                       match=r"lesson step 2 'gap'.*E_q\[log p~\] by \+[0-9.]+, not up and down"):
         check_all(parse_config(_claimed(claim, target="ring", q=hole), "test.toml", kept()))
 
 
@@ -108,7 +115,8 @@ def _with_lessons(n: int) -> tuple[dict, dict, dict]:
     config, data, assets = _plain_inputs()
     lessons = [{"kind": "lesson", "step": i + 1, "slug": f"s{i + 1}", "title": f"Step <{i + 1}>",
                 "text": f"Sentence {i + 1} & more.", "claims": [],
-                "defaults": {**config["defaults"], "family": "mixture-3" if i == 1 else "gaussian-full"}}
+                "defaults": {**config["defaults"],
+                             "family": "mixture-3" if i == 1 else "gaussian-full"}}
                for i in range(n)]
     first = data["first_views"]["main"]
     data = {**data, "first_views": {**data["first_views"],
@@ -123,11 +131,13 @@ def _hrefs(html: str, testid: str) -> list[str]:
 def test_each_step_is_an_app_page_with_back_and_next(no_disk):  # noqa: F811
     config, data, assets = _with_lessons(3)
     pages = render(config, data, assets)
-    assert {"lessons/index.html", "lessons/1-s1.html", "lessons/2-s2.html", "lessons/3-s3.html"} <= set(pages)
+    assert {"lessons/index.html", "lessons/1-s1.html", "lessons/2-s2.html",
+            "lessons/3-s3.html"} <= set(pages)
     first, middle, last = (pages[f"lessons/{i}-s{i}.html"] for i in (1, 2, 3))
     # Plain links, relative to lessons/: no Back on the first step, no Next on the last.
     assert (_hrefs(first, "lesson-back"), _hrefs(first, "lesson-next")) == ([], ["2-s2.html"])
-    assert (_hrefs(middle, "lesson-back"), _hrefs(middle, "lesson-next")) == (["1-s1.html"], ["3-s3.html"])
+    assert (_hrefs(middle, "lesson-back"), _hrefs(middle, "lesson-next")) == (
+        ["1-s1.html"], ["3-s3.html"])
     assert (_hrefs(last, "lesson-back"), _hrefs(last, "lesson-next")) == (["2-s2.html"], [])
     assert _hrefs(last, "lesson-restart") == ["1-s1.html"]
     assert "step 2 of 3" in middle and "<h1>Step &lt;2&gt;</h1>" in middle

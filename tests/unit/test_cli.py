@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vi_core", *args], capture_output=True, check=False,
-                          text=True, cwd=ROOT, timeout=120)
+    return subprocess.run([sys.executable, "-m", "vi_core", *args], capture_output=True,
+                          check=False, text=True, cwd=ROOT, timeout=120)
 
 
 def test_targets_json() -> None:

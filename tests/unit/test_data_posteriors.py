@@ -27,7 +27,8 @@ def normal_log_evidence(data) -> float:
         var = math.exp(2 * s)
         return (-0.5 * n * math.log(2 * math.pi * var) - ss / (2 * var)
                 + 0.5 * math.log(2 * math.pi * var / n)
-                - 0.5 * math.log(2 * math.pi * (tau**2 + var / n)) - mean**2 / (2 * (tau**2 + var / n))
+                - 0.5 * math.log(2 * math.pi * (tau**2 + var / n))
+                - mean**2 / (2 * (tau**2 + var / n))
                 - 0.5 * math.log(2 * math.pi * omega**2) - s**2 / (2 * omega**2))
 
     grid = np.linspace(-12, 6, 721)
@@ -44,7 +45,8 @@ def logistic_log_evidence(inputs, labels) -> float:
     sign = 2.0 * np.asarray(labels, dtype=float) - 1.0
     nodes, weights = np.polynomial.legendre.leggauss(20)
     edges = np.linspace(-16, 16, 33)
-    pts = np.concatenate([0.5 * (b - a) * nodes + 0.5 * (a + b) for a, b in itertools.pairwise(edges)])
+    pts = np.concatenate([0.5 * (b - a) * nodes + 0.5 * (a + b)
+                          for a, b in itertools.pairwise(edges)])
     wts = np.concatenate([0.5 * (b - a) * weights for a, b in itertools.pairwise(edges)])
     w0, w1 = np.meshgrid(pts, pts, indexing="ij")
     z = (w0[..., None] + w1[..., None] * u) * sign
@@ -57,7 +59,8 @@ def test_builtin_data_give_the_builtin_targets() -> None:
     for tid, spec in DATA_SPECS.items():
         builtin = vi.get_target(tid)
         assert with_data(tid, None) is builtin
-        assert with_data(tid, [list(p) if isinstance(p, tuple) else p for p in spec.default]) is builtin
+        assert with_data(tid, [list(p) if isinstance(p, tuple) else p
+                               for p in spec.default]) is builtin
         assert builtin.data == spec.default
     assert vi.get_target("banana").data is None and vi.get_target("banana").axes == ("x", "y")
     assert vi.get_target("normal-posterior").axes == ("μ", "log σ")
@@ -150,24 +153,31 @@ def test_bad_data_is_refused_with_a_clear_message(tid, data, says) -> None:
 def test_set_data_is_atomic_and_reversible() -> None:
     s = Session()
     base = {"family": "gaussian-full"}
-    before = s.handle({"method": "evaluate", "params": {"target": "normal-posterior", **base}})["result"]
+    before = s.handle({"method": "evaluate",
+                       "params": {"target": "normal-posterior", **base}})["result"]
     data = [0.3, 1.9, 0.8, 2.4, 1.1, -0.2, 1.4, 3.0]
-    out = s.handle({"method": "set_data", "params": {"target": "normal-posterior", "data": data, **base}})
+    out = s.handle({"method": "set_data",
+                    "params": {"target": "normal-posterior", "data": data, **base}})
     assert out["ok"], out
     res = out["result"]
     assert res["target"]["data"]["points"] == data
-    assert res["target"]["group"] == "Posteriors from data" and res["target"]["axes"] == ["μ", "log σ"]
+    assert (res["target"]["group"] == "Posteriors from data"
+            and res["target"]["axes"] == ["μ", "log σ"])
     assert abs(res["target"]["log_z"] - normal_log_evidence(data)) < 1e-6
     assert res["view"]["readouts"]["log_z"] == res["target"]["log_z"]
     assert res["grid"]["extent"] == res["target"]["extent"]
-    again = s.handle({"method": "evaluate", "params": {"target": "normal-posterior", **base}})["result"]
+    again = s.handle({"method": "evaluate",
+                      "params": {"target": "normal-posterior", **base}})["result"]
     assert again["readouts"]["log_z"] == res["target"]["log_z"]
     # a refusal changes nothing
-    bad = s.handle({"method": "set_data", "params": {"target": "normal-posterior", "data": [9.0, 1.0], **base}})
+    bad = s.handle({"method": "set_data",
+                    "params": {"target": "normal-posterior", "data": [9.0, 1.0], **base}})
     assert not bad["ok"] and "outside" in bad["error"]["message"]
-    assert s.handle({"method": "evaluate", "params": {"target": "normal-posterior", **base}})["result"] == again
+    assert s.handle({"method": "evaluate",
+                     "params": {"target": "normal-posterior", **base}})["result"] == again
     # null: the built-in data again
-    back = s.handle({"method": "set_data", "params": {"target": "normal-posterior", "data": None, **base}})
+    back = s.handle({"method": "set_data",
+                     "params": {"target": "normal-posterior", "data": None, **base}})
     assert back["result"]["view"]["readouts"] == before["readouts"]
     assert s.data_targets == {}
 

@@ -198,12 +198,14 @@ def test_expected_norm_closed_forms_and_derivatives() -> None:
         for i in range(2):
             e = np.zeros_like(mu)
             e[k, i] = eps
-            fd = (_expected_norm(mu + e, chol)[0][k] - _expected_norm(mu - e, chol)[0][k]) / (2 * eps)
+            fd = (_expected_norm(mu + e, chol)[0][k]
+                  - _expected_norm(mu - e, chol)[0][k]) / (2 * eps)
             assert d_mu[k, i] == pytest.approx(fd, rel=1e-6, abs=1e-9)
         for n, (i, j) in enumerate(((0, 0), (1, 0), (1, 1))):
             e = np.zeros_like(chol)
             e[k, i, j] = eps
-            fd = (_expected_norm(mu, chol + e)[0][k] - _expected_norm(mu, chol - e)[0][k]) / (2 * eps)
+            fd = (_expected_norm(mu, chol + e)[0][k]
+                  - _expected_norm(mu, chol - e)[0][k]) / (2 * eps)
             assert d_l[k, n] == pytest.approx(fd, rel=1e-6, abs=1e-9)
 
 

@@ -218,8 +218,8 @@ def test_adam_runs_on_a_flow() -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vi_core", *args], capture_output=True, check=False,
-                          text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "vi_core", *args], capture_output=True,
+                          check=False, text=True, timeout=300)
 
 
 def test_cli_lists_fits_and_samples_a_flow() -> None:
@@ -243,16 +243,19 @@ def test_the_page_offers_flows_with_views_it_can_draw() -> None:
     s = Session()
     ids = [f["id"] for f in s.handle({"method": "catalog"})["result"]["families"]]
     assert ids == page_family_ids() and "flow" in ids and "gaussian-full" in ids
-    entry = next(f for f in s.handle({"method": "catalog"})["result"]["families"] if f["id"] == "flow")
+    entry = next(f for f in s.handle({"method": "catalog"})["result"]["families"]
+                 if f["id"] == "flow")
     assert entry["kind"] == "flow" and entry["k"] == 1
-    view = s.handle({"method": "evaluate", "params": {"target": "banana", "family": "flow"}})["result"]
+    view = s.handle({"method": "evaluate",
+                     "params": {"target": "banana", "family": "flow"}})["result"]
     family = get_family("flow")
     target = get_target("banana")
     theta = np.array(view["theta"])
     grid = view["q_grid"]
     assert grid["nx"] * grid["ny"] == len(grid["log_density"])
     m, chol, _ = family.unpack(theta)
-    np.testing.assert_allclose(view["components"]["means"][0], family.forward(theta, np.zeros((1, 2))).x[0])
+    np.testing.assert_allclose(view["components"]["means"][0],
+                               family.forward(theta, np.zeros((1, 2))).x[0])
     np.testing.assert_allclose(view["natural"]["means"][0], m)
     np.testing.assert_allclose(view["components"]["covs"][0], chol @ chol.T)
     r = view["readouts"]
@@ -264,11 +267,13 @@ def test_the_page_offers_flows_with_views_it_can_draw() -> None:
                                                          "natural": view["natural"]}})["result"]
     np.testing.assert_allclose(again["theta"], view["theta"], atol=1e-9)
     run = s.handle({"method": "start_run", "params": {"target": "banana", "family": "flow",
-                                                      "optimizer": "lbfgs", "theta": view["theta"]}})
+                                                      "optimizer": "lbfgs",
+                                                      "theta": view["theta"]}})
     rid = run["result"]["run_id"]
     out = s.handle({"method": "advance_run", "params": {"run_id": rid, "steps": 3}})["result"]
     assert out["view"]["readouts"]["elbo"] > r["elbo"] and out["view"]["readouts"]["check"] is None
-    done = s.handle({"method": "finish_run", "params": {"run_id": rid, "reason": "stopped"}})["result"]
+    done = s.handle({"method": "finish_run",
+                     "params": {"run_id": rid, "reason": "stopped"}})["result"]
     assert done["view"]["readouts"]["check"] is not None  # a run's last view is checked
 
 

@@ -25,7 +25,8 @@ def test_terms_match_the_closed_form_on_a_gaussian_target() -> None:
     natural = {"means": [[-0.7, 0.9]], "scales": [[0.4, 0.3]], "correlations": [-0.5]}
     theta = family.from_natural(natural)
     sweep = vi.scale_sweep(target, family, theta, target.extent)
-    assert len(sweep.factors) == 13 and math.isclose(sweep.factors[0], 0.2) and math.isclose(sweep.factors[-1], 5.0)
+    assert (len(sweep.factors) == 13 and math.isclose(sweep.factors[0], 0.2)
+            and math.isclose(sweep.factors[-1], 5.0))
     assert any(math.isclose(c, 1.0) for c in sweep.factors)
     sx, sy, rho = 0.4, 0.3, -0.5
     c0 = np.array([[sx * sx, rho * sx * sy], [rho * sx * sy, sy * sy]])
@@ -44,7 +45,8 @@ def test_terms_match_the_closed_form_on_a_gaussian_target() -> None:
 
 @pytest.mark.parametrize("target_id", vi.target_ids())
 @pytest.mark.parametrize("family_id, k", [("gaussian-full", None), ("mixture-full", 3)])
-def test_entropy_grows_with_the_scale_and_c1_is_q(target_id: str, family_id: str, k: int | None) -> None:
+def test_entropy_grows_with_the_scale_and_c1_is_q(target_id: str, family_id: str,
+                                                  k: int | None) -> None:
     """What the page's caption says: H[q] rewards spread, on every built-in target (at the
     family's starting q); and the sweep's c = 1 is q itself, as the readouts show it."""
     target = vi.get_target(target_id)
@@ -78,15 +80,18 @@ def test_out_of_range_factors_are_null_and_the_protocol_sends_the_sweep() -> Non
     _lo, hi = family.natural_ranges(target.extent)["scale"]
     natural = {"means": [[0, 0]], "scales": [[hi * 0.5, 0.3]]}
     session = Session()
-    reply = session.handle({"method": "forces", "params": {"target": "banana", "family": "gaussian-diagonal",
-                                                            "natural": natural}})
+    reply = session.handle({"method": "forces",
+                            "params": {"target": "banana", "family": "gaussian-diagonal",
+                                       "natural": natural}})
     assert reply["ok"], reply
     out = reply["result"]
-    assert set(out) >= {"theta", "factors", "expected_log_density", "entropy", "elbo", "error", "log_z"}
+    assert set(out) >= {"theta", "factors", "expected_log_density", "entropy", "elbo", "error",
+                        "log_z"}
     grown = [c for c, v in zip(out["factors"], out["elbo"], strict=True) if v is None]
     assert grown and min(grown) > 2.0  # x2.2 and beyond leave the box
-    view = session.handle({"method": "evaluate", "params": {"target": "banana", "family": "gaussian-diagonal",
-                                                             "natural": natural}})["result"]
+    view = session.handle({"method": "evaluate",
+                           "params": {"target": "banana", "family": "gaussian-diagonal",
+                                      "natural": natural}})["result"]
     i = out["factors"].index(1.0) if 1.0 in out["factors"] else 8
     assert out["elbo"][i] == pytest.approx(view["readouts"]["elbo"], abs=1e-12)
     bad = session.handle({"method": "forces", "params": {"target": "banana", "family": "no-such"}})

@@ -58,7 +58,8 @@ def test_moments_by_quadrature_are_exact_where_known() -> None:
     mean, cov = target_moments(vi.get_target("correlated-gaussian"))
     np.testing.assert_allclose(mean, [0.5, 0.25], atol=1e-9)
     np.testing.assert_allclose(cov, [[1.0, 0.54], [0.54, 0.36]], atol=1e-9)
-    mean, cov = target_moments(vi.get_target("bimodal"))   # 3/4 N((-.8, 0), .2) + 1/4 N((.8,.7), .09)
+    # 3/4 N((-.8, 0), .2) + 1/4 N((.8,.7), .09)
+    mean, cov = target_moments(vi.get_target("bimodal"))
     np.testing.assert_allclose(mean, [-0.4, 0.175], atol=1e-9)
     np.testing.assert_allclose(cov[0, 0], 0.75 * 0.2 + 0.25 * 0.09 + 0.75 * 0.25 * 1.6**2,
                                atol=1e-9)

@@ -31,8 +31,8 @@ def cached_fit(tid: str, fid: str) -> FitResult:
 
 def final(target, family, theta0, optimizer="lbfgs", **kw) -> Step:
     last = None
-    for last in optimize(target, family, theta0, optimizer, **kw):
-        pass
+    for step in optimize(target, family, theta0, optimizer, **kw):
+        last = step
     assert last is not None
     return last
 

@@ -413,12 +413,15 @@ def test_a_flow_views_check_reads_as_what_it_found():
     cub = ElboResult(1.0, 0.5, 0.5, 1e-6, None, 100, 16)
     mc = ElboResult(1.001, 0.5, 0.5, 0.002, None, 4000, 0)
     exact = FlowCheck(cub, mc, -0.001, True, True, 0.005)
-    assert _check_reading(exact, 4000) == ("Checked: the Monte Carlo ELBO on 4000 fresh draws from q "
-                                           "is 1.001 ± 0.002, in agreement with the cubature.")
-    loose = FlowCheck(ElboResult(1.0, 0.5, 0.5, 0.03, None, 100, 362), mc, -0.001, True, False, 0.03)
+    assert _check_reading(exact, 4000) == ("Checked: the Monte Carlo ELBO on 4000 fresh draws "
+                                           "from q is 1.001 ± 0.002, in agreement with the "
+                                           "cubature.")
+    loose = FlowCheck(ElboResult(1.0, 0.5, 0.5, 0.03, None, 100, 362), mc, -0.001, True, False,
+                      0.03)
     assert "resolved only to ± 0.03" in _check_reading(loose, 4000)
     off = FlowCheck(ElboResult(1.2, 0.5, 0.5, 1e-6, None, 100, 362), mc, 0.199, False, True, 0.21)
-    assert _check_reading(off, 4000).startswith("Not exact:") and "(1.2) disagrees" in _check_reading(off, 4000)
+    assert (_check_reading(off, 4000).startswith("Not exact:")
+            and "(1.2) disagrees" in _check_reading(off, 4000))
     view = ok("evaluate", target="banana", family="flow-2")
     assert view["readouts"]["check"]["reading"].startswith(("Checked:", "Not exact:"))
 
@@ -433,7 +436,8 @@ def test_a_paused_run_shows_its_q_at_rest_and_goes_on():
     assert paused["iteration"] == frame["iteration"] == 3
     check = paused["view"]["readouts"]["check"]
     assert check is not None and check["n"] > 0
-    assert paused["view"]["readouts"]["elbo_error"] >= abs(paused["view"]["readouts"]["elbo"] - check["mc_elbo"])
+    assert paused["view"]["readouts"]["elbo_error"] >= abs(
+        paused["view"]["readouts"]["elbo"] - check["mc_elbo"])
     assert ok("advance_run", run_id=run_id, steps=1)["iteration"] == 4
     # The frame that ends a Step (at_rest) comes with its view at rest too.
     step = ok("advance_run", run_id=run_id, steps=1, at_rest=True)

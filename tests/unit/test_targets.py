@@ -283,7 +283,8 @@ def _normal_posterior_log_z_reference() -> float:
         # ∫ Π N(y_i; μ, σ²) N(μ; 0, τ²) dμ = (2πσ²)^{-n/2} e^{-SS/2σ²} √(2πσ²/n) N(ȳ; 0, τ²+σ²/n)
         return (-0.5 * n * math.log(2 * math.pi * var) - ss / (2 * var)
                 + 0.5 * math.log(2 * math.pi * var / n)
-                - 0.5 * math.log(2 * math.pi * (tau**2 + var / n)) - mean**2 / (2 * (tau**2 + var / n))
+                - 0.5 * math.log(2 * math.pi * (tau**2 + var / n))
+                - mean**2 / (2 * (tau**2 + var / n))
                 - 0.5 * math.log(2 * math.pi * omega**2) - s**2 / (2 * omega**2))
 
     shift = max(log_marginal(s) for s in np.linspace(-3, 3, 61))

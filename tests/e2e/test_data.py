@@ -170,8 +170,9 @@ def test_screenshots(warm_page):
 
 def test_embedded_posterior_fits_its_iframe(page, page_log, server):
     page.set_viewport_size({"width": 1000, "height": 800})
-    page.set_content(f'<iframe src="{server.base_url}?embed=1&target=normal-posterior" '
-                     'style="width: 100%; height: 700px; border: 0"></iframe>')
+    page.set_content(f'<body style="margin: 0"><iframe src="{server.base_url}'
+                     '?embed=1&target=normal-posterior" '
+                     'style="width: 100%; height: 700px; border: 0; display: block"></iframe>')
     frame = page.frame_locator("iframe")
     frame.locator("html[data-vi-status=ready]").wait_for(timeout=120_000)
     inner = page.frames[1]

@@ -32,12 +32,12 @@ browser: $(VENV)/.installed
 	./scripts/ensure-browser.sh $(PY)
 
 # CI's command. pytest prints the 25 slowest tests and writes test-results/junit.xml.
-# Two pytest workers (the machine's two cores), each file on one worker: unit and sitegen
+# Two pytest workers (the machine's two cores), tests handed out one by one: unit and sitegen
 # run beside the browser tests. PYTEST_WORKERS=0 runs them in one process.
 PYTEST_WORKERS ?= 2
 test: lint build browser
 	node --test tests/js/*.test.js
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist load $(PYTEST_ARGS)
 
 # What `make test` leaves out: every target x family's Optimize through the page, the fits
 # against 20 random restarts, a 16-layer flow (VI_CORE_SLOW=1; about 15 minutes).

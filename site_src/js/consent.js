@@ -3,6 +3,9 @@
 // (data-testid consent-run). Until then, or after "Don't run it", the page shows a built-in
 // target; the rest of the link (family, optimizer, K) applies either way.
 
+import { normaliseSource, revealSource } from "./source-text.js";
+import { isFramed } from "./framing.js";
+
 const $ = (id) => document.getElementById(id);
 
 /** The consent panel, from the state (the code as text, never as HTML). */
@@ -10,11 +13,22 @@ export function renderConsent(state) {
   const panel = $("consent");
   panel.hidden = state.linkCode === null;
   if (state.linkCode === null) return;
+  // Shown as it will run (line breaks normalised), with hidden characters made visible.
+  const { shown, warning } = revealSource(state.linkCode);
   const code = $("consent-code");
-  if (code.textContent !== state.linkCode) code.textContent = state.linkCode;
+  if (code.textContent !== shown) code.textContent = shown;
+  const warn = $("consent-warning");
+  warn.hidden = warning === null;
+  if (warn.textContent !== (warning ?? "")) warn.textContent = warning ?? "";
+  // In a frame: no Run button to click (or to be tricked into clicking), the link instead.
+  const framed = isFramed();
+  $("consent-framed").hidden = !framed;
+  $("consent-open").hidden = !framed;
+  if (framed && $("consent-open").getAttribute("href") !== location.href) $("consent-open").href = location.href;
   const ready = state.python === "ready";
   const run = $("consent-run");
-  run.disabled = !ready;
+  run.hidden = framed;
+  run.disabled = framed || !ready;
   run.textContent = ready ? "Run this code" : "Run this code (Python is loading…)";
 }
 
@@ -27,7 +41,8 @@ export function renderConsent(state) {
 export function wireConsent({ store, session, natural }) {
   $("consent-run").addEventListener("click", () => {
     const source = store.state.linkCode;
-    if (source === null || store.state.python !== "ready") return;
+    // Checked when the click arrives, not only when the button was drawn.
+    if (source === null || store.state.python !== "ready" || isFramed()) return;
     store.linkCodeSettled();
     session.useLinkCode(source, natural);
   });
@@ -35,8 +50,9 @@ export function wireConsent({ store, session, natural }) {
     const source = store.state.linkCode;
     if (source === null) return;
     // Kept where the visitor can read or edit it, and run it themselves; nothing runs now.
-    $("custom-source").value = source;
-    const editorShown = !$("custom").classList.contains("control-hidden");
+    // (Not in a frame, where the editor's button only opens a new tab.)
+    const editorShown = !$("custom").classList.contains("control-hidden") && !isFramed();
+    if (editorShown) $("custom-source").value = normaliseSource(source);
     store.linkCodeSettled(editorShown
       ? "The link's code was not run. It is in \u201cYour own target density\u201d below, if you want to read it or run it yourself."
       : "The link's code was not run.");

@@ -3,6 +3,8 @@
 // the runs or store actions; render() sets the controls from the state.
 
 import { CUSTOM, kChoices, requestK, targetEntry } from "./catalog.js";
+import { codeLink, isFramed, openOnItsOwn } from "./framing.js";
+import { normaliseSource } from "./source-text.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -75,7 +77,12 @@ export function createControls({ store, catalog, session, runs }) {
       runs.discardPaused();
       store.chooseOptimizer(e.target.value);
     });
-    $("custom-apply").addEventListener("click", () => guarded(() => session.applyTypedSource($("custom-source").value)));
+    if (isFramed()) $("custom-apply").textContent = "Use this target (opens a new tab)";
+    $("custom-apply").addEventListener("click", () => {
+      // In a frame the code goes to a page of its own, where it waits for consent.
+      if (isFramed()) openOnItsOwn(codeLink(normaliseSource($("custom-source").value), location.href));
+      else guarded(() => session.applyTypedSource($("custom-source").value));
+    });
     $("optimize-button").addEventListener("click", () => guarded(runs.optimize));
     $("step-button").addEventListener("click", () => guarded(runs.step));
     $("reset-button").addEventListener("click", () => guarded(async () => {

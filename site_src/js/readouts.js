@@ -15,6 +15,32 @@ export function fmt(value, digits = 4) {
     .replace("-", "\u2212");
 }
 
+/**
+ * Whether the readouts contradict each other, which true numbers never do: the ELBO above
+ * log Z (ELBO ≤ log Z always), E_q[log p̃] + H[q] not the ELBO, or KL not log Z − ELBO, each
+ * beyond their errors (and a rounding margin). A sentence that says which, or null.
+ * @param {object|null} r  the view's readouts
+ */
+export function contradiction(r) {
+  if (!r) return null;
+  const { elbo, expected_log_density: e, entropy: h, log_z: logZ, kl } = r;
+  const finite = (...xs) => xs.every((x) => typeof x === "number" && Number.isFinite(x));
+  const elboError = finite(r.elbo_error) ? r.elbo_error : 0;
+  const logZError = finite(r.log_z_error) ? r.log_z_error : 0;
+  const margin = (...xs) => 5e-5 + 1e-9 * Math.max(...xs.map(Math.abs));
+  const found = [];
+  if (finite(elbo, logZ) && elbo - logZ > elboError + logZError + margin(elbo, logZ)) {
+    found.push(`the ELBO (${fmt(elbo)}) is above log Z (${fmt(logZ)}), which no q can do`);
+  }
+  if (finite(elbo, e, h) && Math.abs(e + h - elbo) > elboError + margin(e, h, elbo)) {
+    found.push(`E_q[log p\u0303] + H[q] = ${fmt(e + h)} is not the ELBO (${fmt(elbo)})`);
+  }
+  if (finite(elbo, logZ, kl) && Math.abs(kl - (logZ - elbo)) > elboError + logZError + margin(kl, logZ, elbo)) {
+    found.push(`KL (${fmt(kl)}) is not log Z \u2212 ELBO (${fmt(logZ - elbo)})`);
+  }
+  return found.length ? `These numbers contradict each other: ${found.join("; ")}. Do not trust them.` : null;
+}
+
 /** KL as shown: "≈ 0" when it is within the ELBO's error (or 5e-5) of 0, else fmt. */
 export function klText(kl, error = 0) {
   if (kl === null || kl === undefined || !Number.isFinite(kl)) return "—";
@@ -60,10 +86,15 @@ function drawTicks() {
 
 export function renderReadouts(state) {
   const r = state.view ? state.view.readouts : null;
+  // The bound is an invariant of the display: numbers that break it are said to, never
+  // smoothed into "KL ≈ 0".
+  const contradicts = contradiction(r);
+  $("inconsistent").hidden = contradicts === null;
+  if ($("inconsistent").textContent !== (contradicts ?? "")) $("inconsistent").textContent = contradicts ?? "";
   for (const key of READOUTS) {
     const el = document.querySelector(`[data-readout="${key}"]`);
     const value = r ? r[key] : null;
-    el.textContent = key === "kl" ? klText(value, r && r.elbo_error) : fmt(value);
+    el.textContent = key !== "kl" ? fmt(value) : contradicts ? "?" : klText(value, r && r.elbo_error);
     el.dataset.value = value === null || value === undefined ? "" : String(value);
   }
   if (r) {
@@ -77,8 +108,11 @@ export function renderReadouts(state) {
     $("bound-fill").style.width = `${(fill * 100).toFixed(2)}%`;
     $("bound").dataset.fill = String(fill);
     $("bound").setAttribute("aria-valuenow", String(fill));
-    $("bound").setAttribute("aria-valuetext", `ELBO ${fmt(r.elbo)} is ${klText(gap, r.elbo_error)} nats below log Z`);
-    $("bound-label").textContent = `KL(q‖p) = log Z − ELBO = ${klText(gap, r.elbo_error)} nats (the gap, on a log scale)`;
+    $("bound").setAttribute("aria-valuetext", contradicts ? contradicts
+      : `ELBO ${fmt(r.elbo)} is ${klText(gap, r.elbo_error)} nats below log Z`);
+    $("bound-label").textContent = contradicts
+      ? "KL(q‖p) = log Z − ELBO: not shown, the numbers contradict each other"
+      : `KL(q‖p) = log Z − ELBO = ${klText(gap, r.elbo_error)} nats (the gap, on a log scale)`;
   }
   // A flow's ELBO at rest is checked on fresh draws: vi_core's sentence on what the check found.
   const check = r && r.check ? r.check : null;

@@ -5,6 +5,8 @@
 import { latestOnly } from "./worker-client.js";
 import { CUSTOM, componentCount, requestK, targetEntry } from "./catalog.js";
 import { isDefaultData } from "./url-state.js";
+import { normaliseSource } from "./source-text.js";
+import { isFramed } from "./framing.js";
 
 const RESTING_MS = 300; // q at rest this long: the two forces' sweep follows it (it costs up to ~0.5 s of Python)
 /** What the page says while a link's data wait for Python (the build drew the built-in data only). */
@@ -183,7 +185,11 @@ export function createSession({ store, catalog, initial, python, runs }) {
    * @param {string} source
    * @param {"typed"|"link"} origin  who wrote it: the visitor, or a link (after consent)
    */
-  async function useCustomTarget(source, origin = "typed") {
+  async function useCustomTarget(raw, origin = "typed") {
+    // The one door for code: its line breaks normalised here, as the consent panel shows them.
+    const source = normaliseSource(raw);
+    // Code runs only on a top-level page (framing.js); the buttons say so, this door holds.
+    if (isFramed()) throw new Error("code runs only on a page of its own, not inside a frame: open the link in a new tab");
     runs.cancel();
     const previous = store.state.customTarget ? store.state.customSource : null;
     store.codeRan(origin);

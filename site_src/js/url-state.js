@@ -135,6 +135,12 @@ export function readUrlState(search, kLimits) {
       };
       if (layers) state.natural.layers = layers.map(([u1, u2, w1, w2, b]) => ({ u: [u1, u2], w: [w1, w2], b }));
     }
+  } else {
+    // q's other parameters mean nothing without its means: say they were dropped.
+    const orphans = Q_KEYS.filter((key) => key !== "mean" && params.has(key));
+    if (orphans.length) {
+      problems.push(`${orphans.map((key) => `${key}=`).join(", ")} ignored without mean= (q in a link starts with its means); using the default q`);
+    }
   }
   return state;
 }

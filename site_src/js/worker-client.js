@@ -34,6 +34,22 @@ const STALL_MS = 12000;
 const PING_EVERY_MS = 2000;
 const DEAD_MS = 5000;
 
+// A worker that has run a custom target's code may say anything; what the page repeats of
+// its package news is only what Pyodide's loader says ("Loading scipy, openblas") and version
+// strings, checked here, never free text.
+const PACKAGE_LABEL = /^Loading [A-Za-z0-9_.-]{1,40}(, [A-Za-z0-9_.-]{1,40}){0,15}( and [A-Za-z0-9_.-]{1,40})?$/;
+const VERSION = /^[A-Za-z0-9_.+-]{1,40}$/;
+
+/** The packages message with its label and versions kept only where they have their shape. */
+export function packagesNews(msg) {
+  const label = typeof msg.label === "string" && PACKAGE_LABEL.test(msg.label) ? msg.label : null;
+  const v = msg.versions;
+  const version = (x) => typeof x === "string" && VERSION.test(x);
+  const shaped = v && typeof v === "object" && version(v.python) && version(v.numpy)
+    && Object.entries(v).every(([k, x]) => VERSION.test(k) && (x === null || version(x)));
+  return shaped ? { label, versions: { ...v } } : { label };
+}
+
 export class PythonWorker {
   /** A worker for standalone.html: its script and the whole runtime come from the page itself. */
   static async fromInlineAssets(elements, callbacks) {
@@ -186,8 +202,10 @@ export class PythonWorker {
       return onReady(msg.versions);
     }
     if (msg.type === FROM_WORKER.MEMORY) return onMemory && onMemory(msg);
-    if (msg.type === FROM_WORKER.FATAL) return onFatal(msg);
-    if (msg.type === FROM_WORKER.PACKAGES) return onPackages && onPackages(msg);
+    // Start-up failures come before READY, before any code from a link or the editor can have
+    // run in this worker; after it, a "fatal" can only be such code talking: not the page's.
+    if (msg.type === FROM_WORKER.FATAL) return this.ready ? undefined : onFatal(msg);
+    if (msg.type === FROM_WORKER.PACKAGES) return onPackages && onPackages(packagesNews(msg));
     if (msg.type === FROM_WORKER.NEED_FILE) return this.sendFile(msg.name);
     const entry = this.pending.get(msg.id);
     if (!entry) return;

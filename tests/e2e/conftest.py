@@ -165,7 +165,11 @@ class WarmPage:
         """The page, with that target, family and optimizer at their Reset q, a trace with no
         earlier runs, no notice, no samples or comparison on show, at that viewport; a fresh
         log."""
-        page = self.page or self.open()
+        page = self.page
+        # Code that ran in the page's Python (a custom target) may have left anything there
+        # (timers, patches): a page whose Python has run code is replaced by a fresh one.
+        if page is None or page.locator("[data-testid=target-select] option[value=custom]").count():
+            page = self.open()
         self.log = PageLog()
         page.set_viewport_size({"width": width, "height": height})
         first = page.eval_on_selector("[data-testid=compare-with]", "s => s.options[0].value")

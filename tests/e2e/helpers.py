@@ -8,6 +8,9 @@ KEYS = ("elbo", "expected_log_density", "entropy", "log_z", "kl")
 
 
 def readouts(page) -> dict[str, float]:
+    """The numbers shown (their exact values); true numbers never contradict each other."""
+    assert page.is_hidden("[data-testid=inconsistent]"), page.text_content(
+        "[data-testid=inconsistent]")
     return {
         key: float(page.get_attribute(f"[data-testid={key}]", "data-value")) for key in READOUTS
     }

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.e2e.conftest import wait_idle, wait_ready
-from tests.e2e.helpers import readouts
+from tests.e2e.helpers import before_python, readouts
 
 pytestmark = pytest.mark.e2e
 
@@ -177,6 +177,29 @@ def test_link_code_runs_only_after_consent_and_reaches_nothing(browser, server, 
         context.close()
 
 
+def test_the_consent_panel_shows_what_runs_and_warns_of_what_hides(page, server):
+    """A statement behind a lone carriage return (which Python reads as a new line and a <pre>
+    may not) is shown on its own line; bidi and zero-width characters are shown as ⟨U+…⟩; a
+    warning says so. Before Python: the panel is the link's first paint."""
+    source = ("import numpy as np\n# a harmless comment\rimport js\n"
+              "def log_density(x, y):\n    return -0.5 * (x**2 + y**2)  # \u202eok\u2066\u200b\n")
+    before_python(page)
+    page.goto(f"{server.base_url}?target=custom&source={quote(source)}")
+    page.wait_for_selector("[data-testid=consent]:visible")
+    lines = page.text_content("[data-testid=consent-code]").split("\n")
+    assert lines[1:3] == ["# a harmless comment", "import js"]
+    assert "⟨U+202E⟩ok⟨U+2066⟩⟨U+200B⟩" in lines[4]
+    assert page.is_visible("[data-testid=consent-warning]")
+    warning = page.text_content("[data-testid=consent-warning]")
+    assert "carriage return" in warning and "U+202E" in warning and "U+2066" in warning
+    # Plain code gets no warning.
+    plain = "def log_density(x, y):\r\n    return -x*x"
+    page.goto(f"{server.base_url}?target=custom&source={quote(plain)}")
+    page.wait_for_selector("[data-testid=consent]:visible")
+    assert page.is_hidden("[data-testid=consent-warning]")
+    assert page.text_content("[data-testid=consent-code]") == plain.replace("\r\n", "\n")
+
+
 def test_standalone_link_code_waits_for_consent_and_reaches_nothing(browser, dist, other_origin):
     """standalone.html from disk: the same consent, and after it the code reaches no server."""
     other, hits = other_origin
@@ -212,6 +235,61 @@ def test_standalone_link_code_waits_for_consent_and_reaches_nothing(browser, dis
         assert [u for u in left if u.startswith((other, other.replace("http", "ws")))] == []
         # refused by the policy
         assert any(r.startswith(f"{other}/xhr") and "csp" in r for r in refused)
+    finally:
+        context.close()
+
+
+def test_a_framed_page_takes_no_consent_and_runs_no_code(browser, server, other_origin):
+    """Clickjacking: another site lays the page, nearly invisible, over a decoy. Framed, the page
+    shows the link's code read-only with "Open in a new tab to run it" (no Run button), a click
+    on Run forced through anyway runs nothing (the same-origin canary stays at 0), and the
+    editor's "Use this target" opens a top-level tab where the code waits for consent."""
+    other, hits = other_origin
+    source = _hostile_source(other)
+    link = f"{server.base_url}?target=custom&family=gaussian-diagonal&source={quote(source)}"
+    context = browser.new_context()
+    canary: list[str] = []
+    context.on("request", lambda r: "style.css?link-code-ran" in r.url and canary.append(r.url))
+    try:
+        page = context.new_page()
+        page.set_content(f"""<!doctype html><body style="margin:0">
+          <button style="position:absolute; top:300px; left:100px">Win a prize</button>
+          <iframe id="f" src="{link}" width="100%" height="900"
+            style="border:none; opacity:0.001; position:absolute; top:0; left:0">
+          </iframe></body>""")
+        inner = next(f for f in page.frames if f.url.startswith(server.base_url))
+        wait_ready(inner)
+        assert inner.is_visible("[data-testid=consent]")
+        assert inner.text_content("[data-testid=consent-code]") == source
+        assert inner.is_hidden("[data-testid=consent-run]")
+        assert inner.is_visible("[data-testid=consent-framed]")
+        opener = inner.locator("[data-testid=consent-open]")
+        assert opener.is_visible() and opener.get_attribute("href") == inner.url
+        assert opener.get_attribute("target") == "_blank"
+        # The hidden button pressed anyway (as a script or an overlay might): nothing runs.
+        inner.evaluate("document.getElementById('consent-run').click()")
+        inner.evaluate("() => { const b = document.getElementById('consent-run');"
+                       " b.hidden = false; b.disabled = false; b.click(); }")
+        wait_idle(inner)
+        assert inner.is_visible("[data-testid=consent]")
+        assert inner.input_value("[data-testid=target-select]") != "custom"
+        # Declined in a frame: the code does not go to the editor (its button opens a tab).
+        inner.click("[data-testid=consent-decline]", force=True)
+        assert inner.input_value("[data-testid=custom-source]") != source
+        # The editor's own code, in a frame: a new top-level tab with the code in its link.
+        inner.evaluate("document.getElementById('custom').open = true")
+        inner.fill("[data-testid=custom-source]", source)
+        with context.expect_page() as popup_info:
+            inner.click("[data-testid=custom-apply]", force=True)
+        popup = popup_info.value
+        popup.wait_for_selector("[data-testid=consent]:visible")
+        assert popup.text_content("[data-testid=consent-code]") == source
+        assert popup.is_visible("[data-testid=consent-run]")
+        assert popup.evaluate("window.opener") is None
+        popup.close()
+        wait_idle(inner)
+        assert inner.input_value("[data-testid=target-select]") != "custom"
+        assert canary == [] and hits == []
     finally:
         context.close()
 

@@ -2,7 +2,7 @@
 // errors across the worker boundary.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { gaugeFill, elboErrorText, fmt, klText } from "../../site_src/js/readouts.js";
+import { contradiction, gaugeFill, elboErrorText, fmt, klText } from "../../site_src/js/readouts.js";
 import { readEmbedding, unknownControlsNotice, EMBED_CONTROLS, ALL_CONTROLS } from "../../site_src/js/embed.js";
 import { resetStart } from "../../site_src/js/session.js";
 import { errorObject, toError, TO_WORKER, FROM_WORKER } from "../../site_src/js/messages.js";
@@ -104,4 +104,37 @@ test("a silent Python: the likely cause named after what ran in it", () => {
   assert.match(silenceNotice("idle", s), /the browser stopped it \(out of memory, or a crash\)/);
   assert.doesNotMatch(silenceNotice("idle", s), /code/);
   assert.match(silenceNotice("idle", { ...s, workerRan: "link" }), /the code from the link may still be running in the background/);
+});
+
+test("readouts that break the bound or do not add up are called contradictory, not KL ≈ 0", () => {
+  const honest = { elbo: -1.5, expected_log_density: -2.6, entropy: 1.1, log_z: -1.2, kl: 0.3, elbo_error: 1e-7, log_z_error: 1e-9 };
+  assert.equal(contradiction(honest), null);
+  // KL slightly below 0 within the errors: the page says ≈ 0, nothing contradicts.
+  assert.equal(contradiction({ ...honest, elbo: -1.2 + 2e-7, expected_log_density: -2.3 + 2e-7, kl: -2e-7, elbo_error: 3e-7 }), null);
+  // The red team's patched view: ELBO 42 above log Z −0.6931, parts that do not add up.
+  const patched = { elbo: 42, expected_log_density: -2.6, entropy: 1.1, log_z: -0.6931, kl: 0, elbo_error: 1e-6, log_z_error: 1e-9 };
+  const said = contradiction(patched);
+  assert.match(said, /contradict/);
+  assert.match(said, /above log Z/);
+  assert.match(said, /is not the ELBO/);
+  assert.match(said, /is not log Z − ELBO/);
+  assert.match(contradiction({ ...honest, kl: 0 }), /KL .* is not log Z − ELBO/);
+  assert.match(contradiction({ ...honest, entropy: 1.2 }), /is not the ELBO/);
+  // Missing numbers are not a contradiction (they show as —).
+  assert.equal(contradiction({ ...honest, log_z: null, kl: null }), null);
+  assert.equal(contradiction(null), null);
+});
+
+test("package news from the worker is repeated only in the loader's own shape", async () => {
+  const { packagesNews } = await import("../../site_src/js/worker-client.js");
+  assert.deepEqual(packagesNews({ label: "Loading scipy, openblas" }), { label: "Loading scipy, openblas" });
+  assert.deepEqual(packagesNews({ label: "Loading scipy" }), { label: "Loading scipy" });
+  for (const label of ["Security notice: your session expired. Sign in again at http://evil.example/login",
+    "Loading scipy. Download the update from http://evil.example/update.exe", "Loading <b>x</b>", 42]) {
+    assert.deepEqual(packagesNews({ label }), { label: null }, String(label));
+  }
+  const versions = { python: "3.12.7", numpy: "2.0.2", scipy: null, vi_core: "0.1.0" };
+  assert.deepEqual(packagesNews({ label: null, versions }), { label: null, versions });
+  assert.deepEqual(packagesNews({ label: null, versions: { ...versions, numpy: "2.0 visit evil.example" } }), { label: null });
+  assert.deepEqual(packagesNews({ label: null, versions: { numpy: "2.0.2" } }), { label: null });
 });

@@ -69,6 +69,19 @@ test("garbled q is dropped with a problem that names the bad part", () => {
   }
 });
 
+test("q's other parameters without mean= are dropped with a notice that says so", () => {
+  for (const [query, named] of [
+    ["layers=0.1,0.2,0.3,0.4,0.5", "layers="], ["scale=1,1", "scale="],
+    ["scale=1,1&corr=0.5&weight=1&layers=0,0,0,0,0", "scale=, corr=, weight=, layers="],
+  ]) {
+    const state = readUrlState("?target=banana&" + query, K);
+    assert.equal(state.natural, null, query);
+    assert.equal(state.problems.length, 1, query);
+    assert.ok(state.problems[0].startsWith(`${named} ignored without mean=`), state.problems[0]);
+  }
+  assert.deepEqual(readUrlState("?target=banana&family=flow", K).problems, []);
+});
+
 test("q from means alone: scales left to the family, correlations 0, equal weights", () => {
   const state = readUrlState("?mean=0,0;1,1;2,2", K);
   assert.deepEqual(state.problems, []);

@@ -200,31 +200,43 @@ def test_a_link_with_problems_shows_its_notice_without_scrolling(article):
 
 
 def test_code_in_the_link_fits_while_it_waits_and_after_it_runs(article):
+    """In the frame the code waits (it runs only on a page of its own: the frame offers a new
+    tab); the new tab's page, the same embed link at the frame's size, fits once it has run."""
     widths = (320, 1000)
-    frame = article.open(
-        widths[0], f"embed=1&target=custom&source={quote(BANANA)}&family=gaussian-full")
+    query = f"embed=1&target=custom&source={quote(BANANA)}&family=gaussian-full"
+    frame = article.open(widths[0], query)
     wait_frame_ready(frame)
     assert frame.is_visible("[data-testid=consent]")
     for width in widths:
         article.resize(frame, width)
         waiting = fits(frame, f"code waiting for consent at {width} px")
         assert waiting["app"]["height"] <= FRAME_HEIGHT
-        for testid in ("consent-code", "consent-run", "consent-decline"):
+        for testid in ("consent-code", "consent-open", "consent-decline", "consent-framed"):
             assert frame.is_visible(f"[data-testid={testid}]"), (width, testid)
-    frame.click("[data-testid=consent-run]")
-    frame.wait_for_function(
+        assert frame.is_hidden("[data-testid=consent-run]")
+    # The link the frame offers, on a page of its own the size of the frame.
+    top = article.page.context.new_page()
+    top.set_viewport_size({"width": widths[-1], "height": FRAME_HEIGHT})
+    top.goto(frame.get_attribute("[data-testid=consent-open]", "href"))
+    wait_frame_ready(top)
+    top.click("[data-testid=consent-run]")
+    top.wait_for_function(
         "document.getElementById('consent').hidden"
         " && document.documentElement.dataset.viStatus === 'ready'"
         " && document.getElementById('target-select').value === 'custom'",
         timeout=60_000, polling=100)
     for width in reversed(widths):
         if width != widths[-1]:
-            article.resize(frame, width)
-            restart_run(frame)
+            top.set_viewport_size({"width": width, "height": FRAME_HEIGHT})
+            top.wait_for_function(f"document.documentElement.clientWidth === {width}",
+                                  polling=100)
+            settled(top)
+            restart_run(top)
         # Its own extent may have another shape than the built-in target's: the plot follows it.
-        ran = fits(frame, f"custom target at {width} px")
-        seen = optimize_watching(frame, f"custom target at {width} px")
+        ran = fits(top, f"custom target at {width} px")
+        seen = optimize_watching(top, f"custom target at {width} px")
         assert {m["app"]["height"] for m in seen} == {ran["app"]["height"]}
+    top.close()
 
 
 def test_in_an_article_column_the_plot_takes_the_width(article):

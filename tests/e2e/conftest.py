@@ -168,7 +168,11 @@ class WarmPage:
         page = self.page
         # Code that ran in the page's Python (a custom target) may have left anything there
         # (timers, patches): a page whose Python has run code is replaced by a fresh one.
-        if page is None or page.locator("[data-testid=target-select] option[value=custom]").count():
+        # (Seen by a custom target on offer, or by the editor's text no longer its default:
+        # code typed there and applied, even if refused, ran in this Python.)
+        if page is None or page.eval_on_selector(
+                "#custom-source", "t => t.value !== t.defaultValue || document.querySelector("
+                "'[data-testid=target-select] option[value=custom]') !== null"):
             page = self.open()
         self.log = PageLog()
         page.set_viewport_size({"width": width, "height": height})

@@ -96,8 +96,11 @@ def test_link_code_is_contained_and_dies_with_its_target(browser, server):
         context.close()
 
 
-def test_a_worker_that_dies_while_idle_is_noticed_and_restarted(warm_page):
-    page = warm_page.show()
+def test_a_worker_that_dies_while_idle_is_noticed_and_restarted(page, page_log, server):
+    # Its own page: the message depends on whether this Python ever ran code (here: never),
+    # which the shared warm page cannot promise.
+    page.goto(server.base_url)
+    wait_ready(page)
     before = readouts(page)
     workers = [w for w in page.workers if w.url.startswith("blob:")]
     assert workers
